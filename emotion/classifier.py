@@ -1,0 +1,68 @@
+"""The ONNX Runtime classifier: model input tensor → calibrated probabilities (and class-activation maps).
+
+Everything the runtime needs (class order, input size, temperature) is read from the model's own
+``metadata_props``, so a model file is self-describing and cannot drift from a separate config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "emotion_classifier.onnx"
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class OnnxEmotionClassifier:
+    """One onnxruntime session, loaded once; thread-safe (``InferenceSession.run`` is)."""
+
+    def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL_PATH, threads: int = 1):
+        path = Path(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model not found at {path}: train and export it with `python -m train` and `python -m train.export`")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.path = path
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.metadata: dict = {k: _maybe_json(v) for k, v in props.items()}
+        self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
+        self.input_size = int(self.metadata["input_size"])
+        self.temperature = float(self.metadata.get("temperature", 1.0))
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw logits (N, 7) for a preprocessed batch (N, 1, S, S) float32 in [0, 1]."""
+        return self.session.run(["logits"], {self.input_name: x})[0]
+
+    def logits_and_cam(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and class-activation maps (N, 7, h, w) in one pass."""
+        logits, cam = self.session.run(["logits", "cam"], {self.input_name: x})
+        return logits, cam
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Logits → temperature-calibrated probabilities (N, 7); rows sum to 1."""
+        return softmax(logits, self.temperature)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return self.calibrate(self.logits(x))
+
+
+def _maybe_json(value: str):
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return value

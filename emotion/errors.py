@@ -1,0 +1,28 @@
+"""Error codes of the API and the human message that goes with each (what to do, not what broke)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    "no_face_detected": "No face was found. Use a photo where a face is clearly visible, front-facing and well lit.",
+    "invalid_image": "The file could not be read as an image. Upload an intact JPEG, PNG or WebP photo.",
+    "unsupported_format": "Unsupported file type. Upload a JPEG, PNG or WebP image.",
+    "file_too_large": "The file is too large. Upload an image under {max_mb:g} MB.",
+    "image_too_small": "The image is too small to find a face. Upload a photo at least {min_side} pixels on each side.",
+    "multiple_faces": "More than one face was found. Upload a photo with a single face.",
+    "rate_limited": "Too many requests. Please wait a minute and try again.",
+    "busy": "The server is busy. Please try again in a few seconds.",
+    "timeout": "The request took too long. Try a smaller image.",
+    "internal_error": "Something went wrong on our side. Please try again.",
+}
+
+
+class ImageRejected(Exception):
+    """Raised inside the pipeline when an input cannot be processed; turned into an error result, never
+    surfaced to a caller of ``EmotionRecognizer.predict``."""
+
+    def __init__(self, code: str, message: str | None = None, **fmt):
+        if code not in MESSAGES:
+            raise ValueError(f"unknown error code {code}")
+        self.code = code
+        self.message = message or MESSAGES[code].format(**fmt)
+        super().__init__(f"{code}: {self.message}")

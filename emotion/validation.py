@@ -1,0 +1,146 @@
+"""Untrusted input → a validated, upright, metadata-free RGB image, or ``ImageRejected``.
+
+Order matters: the byte size is checked before reading, the format by magic bytes before decoding, the
+declared dimensions before any pixel is decoded (decompression bombs, and MediaPipe's native abort on a
+side ≥ 32767 px), EXIF orientation is applied and then every bit of metadata (GPS included) dropped by
+building a fresh pixel array. Very large photos are decoded at reduced size (JPEG draft mode) and
+downscaled to ``WORK_MAX_SIDE``; boxes are mapped back to the original coordinates by ``scale``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from emotion.errors import ImageRejected
+
+MIN_SIDE = 32  # smaller than this cannot hold a detectable face
+MAX_SIDE = 20_000  # refuse absurd dimensions (MediaPipe aborts the process at ≥ 32767)
+MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding
+WORK_MAX_SIDE = 1600  # the working copy that faces are cropped from
+ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    """``rgb``: uint8 H×W×3 working copy; ``original_size``: (w, h) upright; ``scale``: original px per working px."""
+
+    rgb: np.ndarray
+    original_size: tuple[int, int]
+    scale: float
+    format: str
+
+
+def sniff_format(head: bytes) -> str | None:
+    """JPEG, PNG or WEBP from the first bytes of a file, else None; the extension is never trusted."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_bytes: int) -> bytes:
+    """The raw bytes of a path or buffer, refusing anything over ``max_bytes`` before reading it."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > max_bytes:
+            raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
+        return data
+    path = Path(source)
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
+        return path.read_bytes()
+    except (OSError, ValueError) as e:  # missing, a folder, unreadable, bad path string
+        raise ImageRejected("invalid_image", "The file could not be opened. Upload an image file.") from e
+
+
+def validate_image(source: ImageSource, max_bytes: int = 5 * 2**20, work_max_side: int = WORK_MAX_SIDE) -> ValidatedImage:
+    """Turn any accepted input into a ``ValidatedImage`` or raise ``ImageRejected`` (never anything else)."""
+    try:
+        if isinstance(source, np.ndarray):
+            return _from_array(source, work_max_side)
+        if isinstance(source, Image.Image):
+            return _from_pil(source, "PIL", work_max_side)
+        data = read_bytes(source, max_bytes)
+        if not data:
+            raise ImageRejected("invalid_image", "The file is empty. Upload a JPEG, PNG or WebP photo.")
+        fmt = sniff_format(data[:16])
+        if fmt is None:
+            raise ImageRejected("unsupported_format")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=[fmt])
+            return _from_pil(im, fmt, work_max_side)
+    except ImageRejected:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
+            MemoryError, struct.error, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageRejected("invalid_image") from e
+
+
+def _check_dimensions(w: int, h: int) -> None:
+    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+        raise ImageRejected("invalid_image", f"The image dimensions ({w}×{h}) are too large. Upload a photo under "
+                                             f"{MAX_SIDE} pixels per side and {MAX_PIXELS // 1_000_000} megapixels.")
+    if min(w, h) < MIN_SIDE:
+        raise ImageRejected("image_too_small", min_side=MIN_SIDE)
+
+
+def _from_pil(im: Image.Image, fmt: str, work_max_side: int) -> ValidatedImage:
+    _check_dimensions(*im.size)
+    if getattr(im, "is_animated", False):
+        im.seek(0)
+    orientation = im.getexif().get(0x0112, 1)
+    upright_size = im.size if orientation in (1, 2, 3, 4) else im.size[::-1]
+    if fmt == "JPEG" and max(im.size) > 2 * work_max_side:
+        im.draft("RGB", (im.size[0] * work_max_side // max(im.size), im.size[1] * work_max_side // max(im.size)))
+    im = ImageOps.exif_transpose(im)  # also works on the draft-decoded, smaller image
+    rgb = _to_rgb(im)
+    if max(rgb.size) > work_max_side:
+        f = work_max_side / max(rgb.size)
+        rgb = rgb.resize((max(1, round(rgb.size[0] * f)), max(1, round(rgb.size[1] * f))), Image.BILINEAR, reducing_gap=2.0)
+    arr = np.array(rgb, dtype=np.uint8)  # a fresh array: no EXIF, ICC, XMP or text chunks survive
+    return ValidatedImage(arr, upright_size, upright_size[0] / arr.shape[1], fmt)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL mode → RGB: 16-bit and float scaled to 8 bits, transparency composited on white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    return im.convert("RGB")
+
+
+def _from_array(arr: np.ndarray, work_max_side: int) -> ValidatedImage:
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
+        if arr.dtype != np.uint8:
+            if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
+                arr = arr * 255.0
+            arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        mode = "L" if arr.ndim == 2 else ("RGB" if arr.shape[2] == 3 else "RGBA")
+        _check_dimensions(arr.shape[1], arr.shape[0])
+        return _from_pil(Image.fromarray(np.ascontiguousarray(arr), mode), "PIL", work_max_side)
+    raise ImageRejected("invalid_image", f"An image array must be H×W or H×W×3 (RGB), got shape {arr.shape}.")

@@ -1,0 +1,41 @@
+"""Temperature scaling (Guo et al., 2017) and expected calibration error."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    return float(-log_softmax(logits / temperature, axis=1)[np.arange(len(labels)), labels].mean())
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The T > 0 that minimises the NLL of softmax(logits / T) on held-out data (here PublicTest)."""
+    res = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))), bounds=(-3, 3), method="bounded")
+    return float(np.exp(res.x))
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Per-bin confidence, accuracy and count for the top-1 prediction (equal-width bins on [0, 1])."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, weights=conf, minlength=n_bins)
+    acc_sum = np.bincount(which, weights=correct.astype(float), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"edges": edges, "count": count, "confidence": conf_sum / count, "accuracy": acc_sum / count}
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error: the count-weighted mean |accuracy − confidence| over the bins."""
+    r = reliability(probs, labels, n_bins)
+    nz = r["count"] > 0
+    return float(np.sum(r["count"][nz] * np.abs(r["accuracy"][nz] - r["confidence"][nz])) / len(labels))
+
+
+def calibrated_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+    return softmax(logits / temperature, axis=1)

