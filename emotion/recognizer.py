@@ -70,7 +70,7 @@ class EmotionRecognizer:
             log.exception("internal error: %s", type(e).__name__)
             return ErrorResult.of("internal_error")
         timings = {"decode": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
-        return PredictionResult(results, (t3 - t0) * 1e3, img.original_size, timings)
+        return PredictionResult(results, (t3 - t0) * 1e3, img.original_size, timings, image=img.rgb, scale=img.scale)
 
     def detect(self, img: ValidatedImage) -> list[Face]:
         """Faces on a ≤ DETECT_MAX_SIDE copy, boxes mapped back to the working image."""

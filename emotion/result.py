@@ -44,6 +44,9 @@ class PredictionResult:
     image_size: tuple[int, int]
     timings_ms: dict[str, float] = field(default_factory=dict)
     success: bool = True
+    # The validated working copy and its scale (original px per working px), for drawing; never serialised.
+    image: np.ndarray | None = field(default=None, repr=False)
+    scale: float = 1.0
 
     def to_dict(self, include_cam: bool = False) -> dict[str, Any]:
         top = self.faces[0]

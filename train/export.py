@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     out = Path(a.out)
-    export_onnx(ExportGraph(net, flip), out, size, metadata)
+    export_onnx(ExportGraph(net, flip).eval(), out, size, metadata)
 
     clf = OnnxEmotionClassifier(out)
     n = min(a.parity_images, len(x_val))

@@ -1,0 +1,190 @@
+"""Gradio app: UI wiring only; every decision lives in the ``emotion`` package.
+
+Run: ``python app.py`` (serves on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, default 127.0.0.1:7860).
+API:  ``Client(url).predict(handle_file("face.jpg"), api_name="/predict")``; ``GET /health``; ``GET /info``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+from emotion import EMOJI  # noqa: E402
+from emotion.render import annotate, cam_overlay, verdict_html  # noqa: E402
+from emotion.result import ErrorResult, PredictionResult  # noqa: E402
+from emotion.service import EmotionService  # noqa: E402
+from emotion.smoothing import ema  # noqa: E402
+from emotion.ui_text import ABOUT_MD, CSS, DISCLAIMER_MD, INTRO_MD, model_info_md  # noqa: E402
+
+logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+QUEUE_MAX_SIZE = int(os.environ.get("EMOTION_QUEUE_SIZE", "64"))
+CONCURRENCY = int(os.environ.get("EMOTION_CONCURRENCY", "2"))
+TIME_LIMIT_S = int(os.environ.get("EMOTION_TIME_LIMIT_S", "20"))
+
+service = EmotionService()
+THRESHOLD = service.recognizer.settings.confidence_threshold
+
+
+def _client(request: gr.Request | None) -> str:
+    return request.client.host if request is not None and request.client is not None else "local"
+
+
+def _view(result: PredictionResult | ErrorResult, face: int = 0):
+    """(annotated image, verdict, probabilities, face picker, CAM overlay, JSON) for one result."""
+    if isinstance(result, ErrorResult):
+        return None, verdict_html(result), None, gr.update(choices=[], value=None, visible=False), None, result.to_dict()
+    choices = [f"Face {i + 1}" + (" (largest)" if i == 0 else "") for i in range(len(result.faces))]
+    return (annotate(result, THRESHOLD), verdict_html(result, face, THRESHOLD), result.faces[face].probabilities,
+            gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), cam_overlay(result, face),
+            result.to_dict())
+
+
+def analyse_upload(path: str | None, request: gr.Request):
+    if path is None:
+        return (None, "", None, gr.update(choices=[], value=None, visible=False), None, None, None)
+    result = service.predict_upload(path, _client(request), with_cam=True)
+    return (*_view(result), result)
+
+
+def pick_face(choice: str | None, result: PredictionResult | ErrorResult | None):
+    if not isinstance(result, PredictionResult) or not choice:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    i = int(choice.split()[1]) - 1
+    _, verdict, probs, _, cam, _ = _view(result, i)
+    return verdict, probs, cam, result.to_dict()
+
+
+def analyse_frame(frame, request: gr.Request):
+    result = service.predict_frame(frame, _client(request))
+    annotated, verdict, probs, _, _, _ = _view(result)
+    return annotated, verdict, probs
+
+
+def stream_frame(frame, smoothed, request: gr.Request):
+    """Live mode: the largest face's probabilities are smoothed over frames (EMA) so the label stays steady."""
+    result = service.predict_frame(frame, _client(request))
+    if isinstance(result, ErrorResult):
+        return frame, verdict_html(result), None, None
+    face = result.faces[0]
+    smoothed = ema(smoothed, list(face.probabilities.values()))
+    face.probabilities = {c: float(p) for c, p in zip(service.recognizer.classes, smoothed)}
+    face.is_uncertain = bool(smoothed.max() < THRESHOLD)
+    return annotate(result, THRESHOLD), verdict_html(result, 0, THRESHOLD), face.probabilities, smoothed
+
+
+def api_predict(image_file: str | None, request: gr.Request) -> dict:
+    """Emotion of every face in one image file (JPEG, PNG or WebP); the schema is in docs/API.md."""
+    return service.predict_upload(image_file, _client(request)).to_dict()
+
+
+def api_explain(image_file: str | None, request: gr.Request) -> dict:
+    """As /predict, plus each face's class-activation map (``cam``: rows of heat in [0, 1] over the face crop)."""
+    return service.predict_upload(image_file, _client(request), with_cam=True).to_dict(include_cam=True)
+
+
+def stats_view():
+    return service.stats.summary()
+
+
+def build_ui() -> gr.Blocks:
+    examples = [os.path.join(EXAMPLES_DIR, f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
+    with gr.Blocks(title="Facial emotion recognition", delete_cache=(30, 60)) as demo:
+        gr.Markdown(INTRO_MD)
+        with gr.Tabs():
+            with gr.Tab("Upload", id="upload"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        photo = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo",
+                                         elem_id="photo-input", height=360)
+                        clear = gr.ClearButton(value="Try another", elem_id="try-another")
+                        gr.Examples(examples, inputs=photo, label="Examples (public-domain photos; the cat has no human face)")
+                    with gr.Column(scale=1):
+                        annotated = gr.Image(label="Faces found", interactive=False, elem_id="annotated", height=360)
+                        verdict = gr.HTML(elem_id="verdict")
+                        face_pick = gr.Radio(label="Face", visible=False, elem_id="face-pick")
+                        probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities")
+                        cam = gr.Image(label="Why this emotion? (class-activation heat on the face crop)", interactive=False,
+                                       height=200, elem_id="cam")
+                        with gr.Accordion("Raw result (JSON)", open=False):
+                            raw = gr.JSON(elem_id="raw-json")
+                state = gr.State()
+                photo.change(analyse_upload, photo, [annotated, verdict, probs, face_pick, cam, raw, state],
+                             api_visibility="private", concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT_S)
+                face_pick.input(pick_face, [face_pick, state], [verdict, probs, cam, raw], api_visibility="private")
+                clear.add([photo, annotated, verdict, probs, cam, raw])
+
+            with gr.Tab("Webcam", id="webcam"):
+                gr.Markdown("**Snapshot**: take a picture. **Live**: the label updates several times a second, smoothed over frames. "
+                            "Frames are processed in memory and never stored.")
+                with gr.Tabs():
+                    with gr.Tab("Snapshot"):
+                        with gr.Row():
+                            snap = gr.Image(sources=["webcam"], type="numpy", label="Camera")
+                            with gr.Column():
+                                snap_out = gr.Image(label="Faces found", interactive=False)
+                                snap_verdict = gr.HTML()
+                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities")
+                        snap.change(analyse_frame, snap, [snap_out, snap_verdict, snap_probs], api_visibility="private",
+                                    concurrency_limit=CONCURRENCY)
+                    with gr.Tab("Live"):
+                        with gr.Row():
+                            live = gr.Image(sources=["webcam"], type="numpy", streaming=True, label="Camera")
+                            with gr.Column():
+                                live_out = gr.Image(label="Live", interactive=False)
+                                live_verdict = gr.HTML()
+                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)")
+                        live_state = gr.State()
+                        live.stream(stream_frame, [live, live_state], [live_out, live_verdict, live_probs, live_state],
+                                    stream_every=0.1, time_limit=120, concurrency_limit=CONCURRENCY, api_visibility="private",
+                                    show_progress="hidden")
+
+            with gr.Tab("Stats", id="stats"):
+                gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
+                stats = gr.JSON(label="Session statistics")
+                gr.Button("Refresh").click(stats_view, None, stats, api_visibility="private")
+                demo.load(stats_view, None, stats, api_visibility="private")
+
+            with gr.Tab("About", id="about"):
+                gr.Markdown(ABOUT_MD)
+                gr.Markdown(model_info_md(service.info()))
+        gr.Markdown(DISCLAIMER_MD)
+
+        # The programmatic API: exactly one input (an image file) and one output (the result as JSON).
+        api_file, api_json, api_cam_json = gr.File(visible=False), gr.JSON(visible=False), gr.JSON(visible=False)
+        gr.Button(visible=False).click(api_predict, api_file, api_json, api_name="predict",
+                                       concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT_S)
+        gr.Button(visible=False).click(api_explain, api_file, api_cam_json, api_name="explain",
+                                       concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT_S)
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def create_app() -> FastAPI:
+    api = FastAPI(title="Facial emotion recognition")
+
+    @api.get("/health")
+    def health() -> dict:
+        return service.health()
+
+    @api.get("/info")
+    def info() -> dict:
+        return service.info()
+
+    max_upload = f"{int(service.recognizer.settings.max_file_mb * 3)}mb"  # larger files: refused by Gradio before disk
+    return gr.mount_gradio_app(api, build_ui(), path="/", max_file_size=max_upload, css=CSS,
+                               footer_links=["api"], allowed_paths=[EXAMPLES_DIR])
+
+
+app = create_app()
+
+if __name__ == "__main__":
+    uvicorn.run(app, host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), log_level="warning")

@@ -1,0 +1,80 @@
+"""The app's request handling, independent of Gradio: rate limit → pipeline → upload deleted → stats.
+
+Logs carry only timings and error codes: never image bytes, upload file names or face crops."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion.privacy import discard_upload
+from emotion.ratelimit import RateLimiter
+from emotion.recognizer import EmotionRecognizer
+from emotion.result import ErrorResult, PredictionResult
+from emotion.stats import SessionStats
+from emotion.validation import ImageSource
+
+log = logging.getLogger("emotion.service")
+
+
+class EmotionService:
+    def __init__(self, recognizer: EmotionRecognizer | None = None, rate_limit_per_minute: int | None = None,
+                 stream_limit_per_minute: int = 900):
+        self.recognizer = recognizer or EmotionRecognizer()
+        per_minute = rate_limit_per_minute if rate_limit_per_minute is not None else int(os.environ.get("EMOTION_RATE_LIMIT", "30"))
+        self.limiter = RateLimiter(per_minute)
+        self.stream_limiter = RateLimiter(stream_limit_per_minute)
+        self.stats = SessionStats(self.recognizer.classes)
+        self.started = time.time()
+
+    def predict_upload(self, path: str | None, client: str = "local", with_cam: bool = False) -> PredictionResult | ErrorResult:
+        """One uploaded file through the pipeline; the upload is deleted whatever happens."""
+        try:
+            if not self.limiter.allow(client):
+                result: PredictionResult | ErrorResult = ErrorResult.of("rate_limited")
+            elif not path:
+                result = ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
+            else:
+                result = self.recognizer.predict(path, with_cam=with_cam)
+        finally:
+            discard_upload(path)
+        self._record(result)
+        return result
+
+    def predict_frame(self, frame: np.ndarray | None, client: str = "local") -> PredictionResult | ErrorResult:
+        """A webcam frame (RGB array, never written to disk by us)."""
+        if frame is None:
+            return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again.")
+        if not self.stream_limiter.allow(client):
+            return ErrorResult.of("rate_limited")
+        result = self.recognizer.predict(frame)
+        self._record(result)
+        return result
+
+    def predict_image(self, image: ImageSource) -> PredictionResult | ErrorResult:
+        result = self.recognizer.predict(image)
+        self._record(result)
+        return result
+
+    def _record(self, result: PredictionResult | ErrorResult) -> None:
+        self.stats.record(result)
+        if isinstance(result, ErrorResult):
+            log.info("predict error=%s", result.error)
+        else:
+            log.info("predict faces=%d ms=%.1f", len(result.faces), result.inference_time_ms)
+
+    def health(self) -> dict:
+        return {"status": "ok", "model_loaded": self.recognizer.classifier.session is not None,
+                "uptime_seconds": round(time.time() - self.started, 1)}
+
+    def info(self) -> dict:
+        """The model card in numbers: the JSON written beside the model by export/evaluate, else the ONNX metadata."""
+        sidecar = Path(self.recognizer.classifier.path).with_suffix(".json")
+        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(self.recognizer.metadata)
+        meta["classes"] = list(self.recognizer.classes)
+        return meta

@@ -1,0 +1,56 @@
+"""The words and styles of the web page, kept out of app.py so the wiring stays readable."""
+
+from __future__ import annotations
+
+INTRO_MD = """# 😄 Facial emotion recognition
+Drop a photo (or use your webcam): every face is boxed and labelled with one of seven emotions
+(angry, disgust, fear, happy, neutral, sad, surprise), with **calibrated** probabilities, so that
+"70 %" means right about 70 % of the time. When the model is unsure, it says so.
+"""
+
+ABOUT_MD = """## How it works
+1. **Validate**: the file must be a JPEG, PNG or WebP under the size limit (checked by its bytes, not its name);
+   it is turned upright from its EXIF orientation and all metadata (GPS included) is dropped.
+2. **Find faces**: Google's MediaPipe face detector (full-range model) finds every face.
+3. **Crop like the training data**: each face is cut as a square framed the way FER-2013 framed its faces
+   (measured, not guessed), turned grey and resized to 96×96.
+4. **Classify**: an EfficientNet-Lite0 network, fine-tuned from ImageNet on FER-2013, runs in ONNX Runtime.
+   Its scores are calibrated with a temperature fitted on held-out data.
+5. **Explain**: a class-activation map shows which parts of the face drove the answer.
+
+## Privacy
+Uploads are processed in memory and the uploaded file is deleted as soon as the answer is ready; annotated
+pictures shown back to you are removed from the server's temporary folder within about 90 seconds. Nothing is
+logged but timings and error codes. Webcam frames are never written by the app.
+"""
+
+DISCLAIMER_MD = """---
+**Not for high-stakes use.** This model guesses the *expression* on a face, not what a person feels. Do not use it
+for clinical or mental-health assessment, hiring, education, policing, border control, insurance or any decision
+about a person. FER-2013 is mostly frontal, web-sourced faces; accuracy is lower for under-represented groups,
+children, older people, non-frontal poses, occlusions (masks, glasses) and poor light, and "disgust" has very few
+training examples. See the model card for measured per-class numbers.
+"""
+
+CSS = """
+.verdict { text-align: center; padding: 0.5rem; }
+.verdict-emoji { font-size: 4rem; line-height: 1.1; }
+.verdict-title { font-size: 1.6rem; font-weight: 700; }
+.verdict-conf { font-size: 1.2rem; font-weight: 600; }
+.verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
+.verdict-error .verdict-title { font-size: 1.2rem; color: rgb(220, 38, 38); }
+.verdict-code, .verdict-time { color: #888; font-size: 0.85rem; }
+"""
+
+
+def model_info_md(info: dict) -> str:
+    """Model facts for the About tab, from the model's metadata."""
+    test = info.get("metrics", {}).get("test", {})
+    lines = ["## Model", f"- Architecture: **{info.get('architecture', '?')}**, input {info.get('input_size', '?')}×"
+             f"{info.get('input_size', '?')} grey, version {info.get('model_version', '?')}",
+             f"- Classes: {', '.join(info.get('classes', []))}",
+             f"- Temperature (calibration): {info.get('temperature', '?')}"]
+    if test:
+        lines.append(f"- FER-2013 PrivateTest: accuracy **{test['accuracy']:.1%}**, macro-F1 {test['macro_f1']:.3f}, "
+                     f"ECE {test['ece_calibrated']:.3f} ({test['images']} images)")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Training, resume, export and parity on tiny synthetic data (no real training in CI)."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from emotion.classes import CLASSES
+from train.train import TrainConfig, class_balance, lr_lambda, train
+
+
+@pytest.fixture(scope="module")
+def tiny_run(fer_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(data=str(fer_folder), out=str(out), epochs=2, batch_size=8, img_size=64, max_steps=2,
+                      threads=2, seed=3, ema_decay=0.9)
+    return cfg, train(cfg)
+
+
+def test_two_steps_write_checkpoints_log_and_summary(tiny_run):
+    cfg, summary = tiny_run
+    from pathlib import Path
+
+    out = Path(cfg.out)
+    assert {"best.pt", "last.pt", "log.csv", "summary.json", "config.json"} <= {p.name for p in out.iterdir()}
+    assert summary["steps"] == 2
+    row = open(out / "log.csv").read().splitlines()
+    assert row[0].startswith("epoch,step,lr,train_loss") and len(row) == 2
+    assert np.isfinite(json.loads((out / "summary.json").read_text())["best"]["val_loss"])
+
+
+def test_resume_continues_from_the_last_epoch(tiny_run, capsys):
+    cfg, _ = tiny_run
+    import dataclasses
+
+    summary = train(dataclasses.replace(cfg, resume=True, max_steps=3))
+    assert "resumed" in capsys.readouterr().out
+    assert summary["steps"] == 3 and summary["epochs_run"] == 2
+
+
+def test_class_weights_favour_rare_classes():
+    labels = np.array([0] * 100 + [1] * 4 + [2] * 25)
+    w = class_balance(labels)
+    assert w[1] > w[2] > w[0]
+    assert abs(float(w[labels].mean()) - 1.0) < 1e-6
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    f = lr_lambda(100, 10)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(55) == pytest.approx(0.5, abs=0.02) and f(100) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_export_writes_one_self_contained_onnx_with_parity_and_metadata(tiny_run, fer_folder, tmp_path):
+    from emotion.classifier import OnnxEmotionClassifier
+    from train.export import main as export
+
+    cfg, _ = tiny_run
+    out = tmp_path / "m.onnx"
+    meta = export(["--checkpoint", f"{cfg.out}/best.pt", "--data", str(fer_folder), "--out", str(out), "--parity-images", "14"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]  # no external .data file
+    model = onnx.load(str(out))
+    assert model.opset_import[0].version >= 17
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits", "cam"]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
+    assert meta["parity"]["max_abs_diff"] <= 1e-4 and meta["parity"]["argmax_identical"]
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    for key in ("classes", "input_size", "temperature", "model_version", "architecture", "training_command", "seed",
+                "data", "normalisation", "flip_tta", "exported"):
+        assert key in sidecar, key
+    assert sidecar["classes"] == list(CLASSES) and sidecar["temperature"] > 0
+    clf = OnnxEmotionClassifier(out)
+    assert clf.classes == CLASSES and clf.input_size == 64
+    for n in (1, 5):
+        p = clf.probabilities(np.random.default_rng(0).random((n, 1, 64, 64), dtype=np.float32))
+        assert p.shape == (n, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
