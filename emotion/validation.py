@@ -140,7 +140,6 @@ def _from_array(arr: np.ndarray, work_max_side: int) -> ValidatedImage:
             arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
-        mode = "L" if arr.ndim == 2 else ("RGB" if arr.shape[2] == 3 else "RGBA")
         _check_dimensions(arr.shape[1], arr.shape[0])
-        return _from_pil(Image.fromarray(np.ascontiguousarray(arr), mode), "PIL", work_max_side)
+        return _from_pil(Image.fromarray(np.ascontiguousarray(arr)), "PIL", work_max_side)
     raise ImageRejected("invalid_image", f"An image array must be H×W or H×W×3 (RGB), got shape {arr.shape}.")

@@ -167,6 +167,8 @@ def train(cfg: TrainConfig) -> dict:
         print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
     with open(out / "config.json", "w") as fh:
         json.dump(asdict(cfg), fh, indent=2)
+    with open(out / "commands.log", "a") as fh:  # every start and resume of this run, in order
+        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} python -m train {' '.join(sys.argv[1:])}\n")
 
     for epoch in range(start_epoch, cfg.epochs):
         if stale >= cfg.patience or (cfg.max_steps and step >= cfg.max_steps):

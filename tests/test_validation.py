@@ -1,0 +1,112 @@
+"""The validation layer: every input becomes an upright RGB image or an ``ImageRejected`` with an API error code."""
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from emotion.errors import MESSAGES, ImageRejected
+from emotion.validation import MIN_SIDE, WORK_MAX_SIDE, sniff_format, validate_image
+from tests.conftest import EXAMPLES
+from tests.corpus import exif_rotated_jpeg, gps_jpeg, png_with_declared_size
+
+
+def _code(source, **kw) -> str:
+    with pytest.raises(ImageRejected) as e:
+        validate_image(source, **kw)
+    assert e.value.message
+    return e.value.code
+
+
+def test_format_is_sniffed_from_bytes_not_names():
+    assert sniff_format(b"\xff\xd8\xff\xe0rest") == "JPEG"
+    assert sniff_format(b"\x89PNG\r\n\x1a\nrest") == "PNG"
+    assert sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "WEBP"
+    assert sniff_format(b"GIF89a") is None and sniff_format(b"BM") is None
+
+
+def test_each_rejection_has_its_code(tmp_path):
+    assert _code(b"") == "invalid_image"
+    assert _code(b"GIF89a" + b"\x00" * 50) == "unsupported_format"
+    assert _code(b"\xff\xd8\xff" + b"\x00" * 2000, max_bytes=1000) == "file_too_large"
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"\x00" * 3000)
+    assert _code(big, max_bytes=1000) == "file_too_large"
+    assert _code(tmp_path / "missing.jpg") == "invalid_image"
+    assert _code(png_with_declared_size(200_000, 10)) == "invalid_image"
+    tiny = io.BytesIO()
+    Image.new("RGB", (MIN_SIDE - 1, 100)).save(tiny, "PNG")
+    assert _code(tiny.getvalue()) == "image_too_small"
+    assert _code(np.zeros((10, 10, 5), np.uint8)) == "invalid_image"
+
+
+def test_every_code_has_a_message():
+    for code in ("no_face_detected", "invalid_image", "unsupported_format", "file_too_large", "image_too_small", "multiple_faces"):
+        assert code in MESSAGES and len(MESSAGES[code]) > 20
+
+
+def test_exif_orientation_is_applied_and_metadata_dropped():
+    img = validate_image(exif_rotated_jpeg())
+    assert img.original_size == (512, 600) and img.rgb.shape == (600, 512, 3)
+    upright = np.asarray(Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB"), dtype=np.float32)
+    assert np.abs(img.rgb.astype(np.float32) - upright).mean() < 12  # same picture, the right way up
+    gps = validate_image(gps_jpeg())
+    assert isinstance(gps.rgb, np.ndarray) and gps.rgb.dtype == np.uint8  # plain pixels: no EXIF can travel on
+
+
+def test_large_photo_is_downscaled_not_refused():
+    buf = io.BytesIO()
+    Image.new("RGB", (9000, 4500), (200, 150, 100)).save(buf, "JPEG", quality=50)
+    img = validate_image(buf.getvalue())
+    assert img.original_size == (9000, 4500)
+    assert max(img.rgb.shape[:2]) == WORK_MAX_SIDE and img.scale == pytest.approx(9000 / WORK_MAX_SIDE, rel=0.01)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16", "1", "I", "F"])
+def test_any_mode_becomes_rgb(mode):
+    im = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((64, 64))
+    im = Image.fromarray((np.asarray(im.convert("L"), np.uint16) * 257).astype(np.uint16)) if mode == "I;16" else im.convert(mode)
+    out = validate_image(im)
+    assert out.rgb.shape == (64, 64, 3) and out.rgb.dtype == np.uint8
+    assert 20 < out.rgb.mean() < 235  # not blown to white or crushed to black
+
+
+def test_arrays_of_any_common_shape_are_accepted():
+    for arr in (np.zeros((50, 60), np.uint8), np.zeros((50, 60, 1), np.uint8), np.zeros((50, 60, 4), np.uint8),
+                np.random.default_rng(0).random((50, 60, 3))):
+        assert validate_image(arr).rgb.shape == (50, 60, 3)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_raise_anything_but_image_rejected(data):
+    try:
+        img = validate_image(data)
+        assert img.rgb.ndim == 3
+    except ImageRejected as e:
+        assert e.code in MESSAGES
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(w=st.integers(1, 400), h=st.integers(1, 400), mode=st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK", "LA", "1"]),
+       fmt=st.sampled_from(["PNG", "JPEG", "WEBP"]), seed=st.integers(0, 2**16), cut=st.integers(0, 3))
+def test_random_valid_images_of_random_sizes_and_modes(w, h, mode, fmt, seed, cut):
+    if fmt == "JPEG" and mode in ("RGBA", "P", "LA"):
+        mode = "RGB"
+    arr = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).convert(mode).save(buf, fmt)
+    data = buf.getvalue()
+    if cut:  # also truncated versions of the same file
+        data = data[: len(data) * cut // 4]
+    try:
+        img = validate_image(data)
+    except ImageRejected as e:
+        assert e.code in {"image_too_small", "invalid_image", "unsupported_format"}  # a cut can fall inside the magic bytes
+        if not cut:
+            assert e.code == "image_too_small" and min(w, h) < MIN_SIDE
+        return
+    assert img.rgb.shape == (h, w, 3) and min(w, h) >= MIN_SIDE
