@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from emotion import EMOJI  # noqa: E402
+from emotion.privacy import UploadJanitor  # noqa: E402
 from emotion.render import annotate, cam_overlay, verdict_html  # noqa: E402
 from emotion.result import ErrorResult, PredictionResult  # noqa: E402
 from emotion.service import EmotionService  # noqa: E402
@@ -31,6 +31,10 @@ TIME_LIMIT_S = int(os.environ.get("EMOTION_TIME_LIMIT_S", "20"))
 
 service = EmotionService()
 THRESHOLD = service.recognizer.settings.confidence_threshold
+EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
+janitor = UploadJanitor(retention_s=float(os.environ.get("EMOTION_RETENTION_S", "30")),
+                        interval_s=float(os.environ.get("EMOTION_JANITOR_INTERVAL_S", "5")),
+                        keep={os.path.basename(p): os.path.getsize(p) for p in EXAMPLES})
 
 
 def _client(request: gr.Request | None) -> str:
@@ -95,8 +99,7 @@ def stats_view():
 
 
 def build_ui() -> gr.Blocks:
-    examples = [os.path.join(EXAMPLES_DIR, f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
-    with gr.Blocks(title="Facial emotion recognition", delete_cache=(30, 60)) as demo:
+    with gr.Blocks(title="Facial emotion recognition") as demo:
         gr.Markdown(INTRO_MD)
         with gr.Tabs():
             with gr.Tab("Upload", id="upload"):
@@ -105,7 +108,7 @@ def build_ui() -> gr.Blocks:
                         photo = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo",
                                          elem_id="photo-input", height=360)
                         clear = gr.ClearButton(value="Try another", elem_id="try-another")
-                        gr.Examples(examples, inputs=photo, label="Examples (public-domain photos; the cat has no human face)")
+                        gr.Examples(EXAMPLES, inputs=photo, label="Examples (public-domain photos; the cat has no human face)")
                     with gr.Column(scale=1):
                         annotated = gr.Image(label="Faces found", interactive=False, elem_id="annotated", height=360)
                         verdict = gr.HTML(elem_id="verdict")
@@ -184,6 +187,7 @@ def create_app() -> FastAPI:
 
 
 app = create_app()
+janitor.start()
 
 if __name__ == "__main__":
     uvicorn.run(app, host=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -1,34 +1,88 @@
-"""Zero retention of uploads: the file Gradio wrote for a request is deleted as soon as it is answered.
+"""Zero retention of uploads: a janitor deletes every file in Gradio's temp folder soon after it was written.
 
-Only paths inside Gradio's temp folder are ever deleted, so an example shipped with the repo, or a path
-a local caller passed to ``predict``, is never touched."""
+Gradio stores uploads content-addressed (``<temp>/<sha256>/<name>``), so two requests with the same bytes
+share one file; deleting it as soon as the first is answered would break the second, still queued. Instead,
+every ``interval_s`` the janitor deletes files older than ``retention_s`` (default 30 s, well above the
+per-request time limit) — uploads, Gradio's empty multipart leftovers and the annotated images sent back.
+Only the repo's own public-domain example photos, which Gradio caches at start-up, are kept.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
+
+log = logging.getLogger("emotion.privacy")
 
 
 def gradio_temp_dir() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
 
 
-def discard_upload(path: str | os.PathLike | None) -> bool:
-    """Delete an uploaded file (and the per-upload folder Gradio made for it) if it lies in Gradio's temp
-    folder; returns whether anything was deleted."""
-    if not path:
-        return False
-    p = Path(path).resolve()
-    root = gradio_temp_dir()
-    if root not in p.parents:
-        return False
-    try:
-        p.unlink(missing_ok=True)
-        parent = p.parent
-        if parent != root and root in parent.parents and not any(parent.iterdir()):
-            shutil.rmtree(parent, ignore_errors=True)
-    except OSError:
-        return False
-    return True
+class UploadJanitor:
+    def __init__(self, root: str | os.PathLike | None = None, retention_s: float = 30.0, interval_s: float = 5.0,
+                 keep: dict[str, int] | None = None):
+        """``keep``: file name → size of files that may stay (the example photos)."""
+        self.root = Path(root).resolve() if root else gradio_temp_dir()
+        self.retention_s, self.interval_s = retention_s, interval_s
+        self.keep = keep or {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def window_s(self) -> float:
+        """The longest a file can live: its retention plus one sweep interval."""
+        return self.retention_s + self.interval_s
+
+    def _kept(self, p: Path, size: int) -> bool:
+        return self.keep.get(p.name) == size
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete files older than the retention (and then empty folders); returns how many files went."""
+        now = time.time() if now is None else now
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.root, topdown=False):
+            emptied = False
+            for name in filenames:
+                p = Path(dirpath) / name
+                try:
+                    st = p.lstat()
+                    if now - st.st_mtime >= self.retention_s and not self._kept(p, st.st_size):
+                        p.unlink()
+                        removed += 1
+                        emptied = True
+                except OSError:
+                    continue
+            d = Path(dirpath)
+            if d != self.root:
+                try:  # a folder Gradio just made for an upload in flight is young and left alone
+                    if not any(d.iterdir()) and (emptied or now - d.lstat().st_mtime >= self.retention_s):
+                        shutil.rmtree(d, ignore_errors=True)
+                except OSError:
+                    continue
+        if removed:
+            log.info("janitor removed %d file(s)", removed)
+        return removed
+
+    def start(self) -> "UploadJanitor":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="upload-janitor", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - the janitor must outlive any odd file
+                log.exception("janitor sweep failed")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.privacy import discard_upload
 from emotion.ratelimit import RateLimiter
 from emotion.recognizer import EmotionRecognizer
 from emotion.result import ErrorResult, PredictionResult
@@ -33,16 +32,13 @@ class EmotionService:
         self.started = time.time()
 
     def predict_upload(self, path: str | None, client: str = "local", with_cam: bool = False) -> PredictionResult | ErrorResult:
-        """One uploaded file through the pipeline; the upload is deleted whatever happens."""
-        try:
-            if not self.limiter.allow(client):
-                result: PredictionResult | ErrorResult = ErrorResult.of("rate_limited")
-            elif not path:
-                result = ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
-            else:
-                result = self.recognizer.predict(path, with_cam=with_cam)
-        finally:
-            discard_upload(path)
+        """One uploaded file through the pipeline (the upload itself is removed by ``privacy.UploadJanitor``)."""
+        if not self.limiter.allow(client):
+            result: PredictionResult | ErrorResult = ErrorResult.of("rate_limited")
+        elif not path:
+            result = ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
+        else:
+            result = self.recognizer.predict(path, with_cam=with_cam)
         self._record(result)
         return result
 

@@ -19,9 +19,10 @@ ABOUT_MD = """## How it works
 5. **Explain**: a class-activation map shows which parts of the face drove the answer.
 
 ## Privacy
-Uploads are processed in memory and the uploaded file is deleted as soon as the answer is ready; annotated
-pictures shown back to you are removed from the server's temporary folder within about 90 seconds. Nothing is
-logged but timings and error codes. Webcam frames are never written by the app.
+Your photo is decoded in memory; its EXIF data (GPS included) is dropped before anything else looks at it.
+The uploaded file, and the annotated picture sent back to you, are deleted from the server's temporary folder
+within 35 seconds (30 s retention + a 5 s sweep). Nothing is logged but timings and error codes: no images,
+no file names, no face crops. Webcam frames are processed in memory.
 """
 
 DISCLAIMER_MD = """---

@@ -1,0 +1,31 @@
+import os
+import time
+
+from emotion.privacy import UploadJanitor
+from emotion.ratelimit import RateLimiter
+
+
+def test_janitor_deletes_old_files_keeps_fresh_ones_and_examples(tmp_path):
+    old, fresh = tmp_path / "abc" / "upload.jpg", tmp_path / "def" / "new.jpg"
+    example, leftover = tmp_path / "123" / "astronaut.jpg", tmp_path / "tmp_empty"
+    for p, data in ((old, b"x" * 10), (fresh, b"y"), (example, b"z" * 7), (leftover, b"")):
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(data)
+    t = time.time()
+    for p in (old, example, leftover, old.parent, example.parent):
+        os.utime(p, (t - 100, t - 100))
+    j = UploadJanitor(tmp_path, retention_s=30, interval_s=5, keep={"astronaut.jpg": 7})
+    assert j.sweep(now=t) == 2
+    assert not old.exists() and not old.parent.exists() and not leftover.exists()
+    assert fresh.exists() and example.exists()
+    assert j.window_s == 35
+
+
+def test_rate_limit_is_per_client_and_slides():
+    now = [0.0]
+    rl = RateLimiter(per_minute=3, clock=lambda: now[0])
+    assert [rl.allow("a") for _ in range(4)] == [True, True, True, False]
+    assert rl.allow("b")
+    now[0] = 61.0
+    assert rl.allow("a")
+    assert RateLimiter(per_minute=0).allow("x")
