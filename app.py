@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -16,7 +17,8 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from emotion.privacy import UploadJanitor  # noqa: E402
+from emotion.batch import MAX_BATCH, read_csv  # noqa: E402
+from emotion.privacy import UploadJanitor, gradio_temp_dir  # noqa: E402
 from emotion.render import annotate, cam_overlay, verdict_html  # noqa: E402
 from emotion.result import ErrorResult, PredictionResult  # noqa: E402
 from emotion.service import EmotionService  # noqa: E402
@@ -94,8 +96,40 @@ def api_explain(image_file: str | None, request: gr.Request) -> dict:
     return service.predict_upload(image_file, _client(request), with_cam=True).to_dict(include_cam=True)
 
 
+def analyse_batch(paths: list[str] | None, request: gr.Request, progress=gr.Progress()):
+    """Gallery of annotated photos, a table of every face, and the CSV to download."""
+    try:
+        results, csv_text = service.predict_batch(paths, _client(request), progress)
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+    gallery = [(annotate(r, THRESHOLD), f"{name}: " + (", ".join(f.emotion for f in r.faces) if r.success else r.message))
+               for name, r in results if r.success] + [(None, f"{name}: {r.message}") for name, r in results if not r.success]
+    gallery = [g for g in gallery if g[0] is not None]
+    fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
+    with os.fdopen(fd, "w") as fh:
+        fh.write(csv_text)
+    rows = read_csv(csv_text)
+    table = [[r["file"], r["face"], r["emotion"] or r["error"], r["confidence"]] for r in rows]
+    return gallery, table, csv_path
+
+
+def api_predict_batch(image_files: list[str] | None, request: gr.Request) -> dict:
+    """Several image files at once (at most 20): one result per file, in order, plus the CSV of all faces."""
+    try:
+        results, csv_text = service.predict_batch(image_files, _client(request))
+    except ValueError as e:
+        return {"success": False, "error": "too_many_files", "message": str(e)}
+    return {"success": True, "results": [{"file": name, **r.to_dict()} for name, r in results], "csv": csv_text}
+
+
 def stats_view():
-    return service.stats.summary()
+    import pandas as pd  # a Gradio dependency
+
+    summary = service.stats.summary()
+    emotions = pd.DataFrame({"emotion": list(summary["emotions"]), "faces": list(summary["emotions"].values())})
+    hist = service.stats.latency_histogram()
+    latency = pd.DataFrame({"latency": [b for b, _ in hist], "requests": [c for _, c in hist]})
+    return summary, emotions, latency
 
 
 def build_ui() -> gr.Blocks:
@@ -149,11 +183,26 @@ def build_ui() -> gr.Blocks:
                                     stream_every=0.1, time_limit=120, concurrency_limit=CONCURRENCY, api_visibility="private",
                                     show_progress="hidden")
 
+            with gr.Tab("Batch", id="batch"):
+                gr.Markdown(f"Up to {MAX_BATCH} photos at once: every face in a gallery and in a CSV (file, face, box, emotion, "
+                            "confidence, 7 probabilities). The CSV is deleted from the server within 35 s; download it right away.")
+                batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input")
+                batch_go = gr.Button("Analyse all", variant="primary")
+                batch_gallery = gr.Gallery(label="Results", columns=4, height=360)
+                batch_table = gr.Dataframe(headers=["file", "face", "emotion / error", "confidence"], label="Faces", interactive=False)
+                batch_csv = gr.File(label="CSV")
+                batch_go.click(analyse_batch, batch_in, [batch_gallery, batch_table, batch_csv], api_visibility="private",
+                               concurrency_limit=1, time_limit=120)
+
             with gr.Tab("Stats", id="stats"):
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
+                with gr.Row():
+                    stats_emotions = gr.BarPlot(x="emotion", y="faces", title="Emotions seen", sort=None)
+                    stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", sort=None)
                 stats = gr.JSON(label="Session statistics")
-                gr.Button("Refresh").click(stats_view, None, stats, api_visibility="private")
-                demo.load(stats_view, None, stats, api_visibility="private")
+                refresh = gr.Button("Refresh")
+                refresh.click(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
+                demo.load(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT_MD)
@@ -166,6 +215,9 @@ def build_ui() -> gr.Blocks:
                                        concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT_S)
         gr.Button(visible=False).click(api_explain, api_file, api_cam_json, api_name="explain",
                                        concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT_S)
+        api_files, api_batch_json = gr.File(file_count="multiple", visible=False), gr.JSON(visible=False)
+        gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
+                                       concurrency_limit=1, time_limit=120)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
 

@@ -42,6 +42,24 @@ class EmotionService:
         self._record(result)
         return result
 
+    def predict_batch(self, paths: list[str] | None, client: str = "local", progress=None) -> tuple[list[tuple[str, PredictionResult | ErrorResult]], str]:
+        """Up to ``MAX_BATCH`` uploaded files → (name, result) pairs and the CSV of all faces. One rate-limit
+        token per photo, so a batch cannot dodge the limit."""
+        from emotion.batch import MAX_BATCH, csv_rows, to_csv
+
+        paths = list(paths or [])
+        if len(paths) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} photos per batch; you sent {len(paths)}.")
+        out, rows = [], []
+        for i, path in enumerate(paths):
+            if progress is not None:
+                progress((i, len(paths)), desc="Analysing photos")
+            name = Path(path).name  # returned to its uploader only; never logged
+            result = self.predict_upload(path, client)
+            out.append((name, result))
+            rows.extend(csv_rows(name, result))
+        return out, to_csv(rows)
+
     def predict_frame(self, frame: np.ndarray | None, client: str = "local") -> PredictionResult | ErrorResult:
         """A webcam frame (RGB array, never written to disk by us)."""
         if frame is None:

@@ -41,6 +41,14 @@ class SessionStats:
                     "emotions": {c: self.emotions.get(c, 0) for c in self.classes}, "errors": dict(self.errors),
                     "latency_ms": pct}
 
+    def latency_histogram(self, edges_ms: tuple[float, ...] = (0, 10, 20, 30, 50, 75, 100, 200, 500, 1000)) -> list[tuple[str, int]]:
+        """(bin label, count) of end-to-end latencies; the last bin is open-ended."""
+        lat = self.latencies()
+        edges = list(edges_ms) + [np.inf]
+        counts = np.histogram(lat, bins=edges)[0] if len(lat) else np.zeros(len(edges) - 1, int)
+        labels = [f"{a:g}–{b:g} ms" if np.isfinite(b) else f"≥ {a:g} ms" for a, b in zip(edges[:-1], edges[1:])]
+        return list(zip(labels, (int(c) for c in counts)))
+
     def latencies(self) -> np.ndarray:
         with self._lock:
             return np.asarray(self.latencies_ms, dtype=np.float64)

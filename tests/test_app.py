@@ -58,6 +58,14 @@ def test_explain_adds_the_heatmap(server):
     assert len(cam) >= 2 and all(0 <= v <= 1 for row in cam for v in row)
 
 
+def test_batch_endpoint_returns_each_file_and_a_csv(server):
+    files = [handle_file(str(EXAMPLES / n)) for n in ("astronaut.jpg", "chelsea.jpg")]
+    d = server["client"].predict(files, api_name="/predict_batch")
+    assert d["success"] and [r["file"] for r in d["results"]] == ["astronaut.jpg", "chelsea.jpg"]
+    assert d["results"][0]["success"] and d["results"][1]["error"] == "no_face_detected"
+    assert d["csv"].splitlines()[0].startswith("file,face,x,y,w,h,emotion")
+
+
 def test_hostile_corpus_over_http_then_a_good_request(server):
     folder = server["tmp"] / "corpus"
     folder.mkdir()

@@ -1,0 +1,71 @@
+"""Batch CSV, session statistics and webcam smoothing."""
+
+import numpy as np
+import pytest
+
+from emotion.batch import CSV_COLUMNS, MAX_BATCH, csv_rows, read_csv, to_csv
+from emotion.classes import CLASSES
+from emotion.result import ErrorResult
+from emotion.service import EmotionService
+from emotion.smoothing import ema
+from emotion.stats import SessionStats
+from tests.conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def service(recognizer):
+    return EmotionService(recognizer, rate_limit_per_minute=1000)
+
+
+def test_batch_csv_round_trips(service, tmp_path):
+    paths = []
+    for name in ("astronaut.jpg", "chelsea.jpg", "grace_hopper.jpg"):
+        p = tmp_path / name
+        p.write_bytes((EXAMPLES / name).read_bytes())
+        paths.append(str(p))
+    results, text = service.predict_batch(paths)
+    assert [n for n, _ in results] == ["astronaut.jpg", "chelsea.jpg", "grace_hopper.jpg"]
+    rows = read_csv(text)
+    assert list(rows[0].keys()) == CSV_COLUMNS
+    assert [r["file"] for r in rows] == ["astronaut.jpg", "chelsea.jpg", "grace_hopper.jpg"]
+    assert rows[1]["error"] == "no_face_detected" and rows[1]["emotion"] == ""
+    astro = results[0][1].faces[0]
+    assert rows[0]["emotion"] == astro.emotion and [int(rows[0][k]) for k in "xywh"] == list(astro.box)
+    assert [float(rows[0][c]) for c in CLASSES] == pytest.approx([astro.probabilities[c] for c in CLASSES], abs=1e-4)
+    assert sum(float(rows[2][c]) for c in CLASSES) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_batch_is_bounded(service):
+    with pytest.raises(ValueError, match=str(MAX_BATCH)):
+        service.predict_batch(["x.jpg"] * (MAX_BATCH + 1))
+
+
+def test_error_rows_carry_only_the_code():
+    assert to_csv(csv_rows("a.png", ErrorResult.of("invalid_image"))).splitlines()[1].startswith("a.png,,,,,,,,,invalid_image")
+
+
+def test_rate_limit_applies_per_client(recognizer):
+    s = EmotionService(recognizer, rate_limit_per_minute=2)
+    codes = [s.predict_upload(str(EXAMPLES / "chelsea.jpg"), client="1.2.3.4").to_dict().get("error") for _ in range(3)]
+    assert codes == ["no_face_detected", "no_face_detected", "rate_limited"]
+    assert s.predict_upload(str(EXAMPLES / "chelsea.jpg"), client="5.6.7.8").to_dict()["error"] == "no_face_detected"
+
+
+def test_stats_count_predictions_errors_and_latency(service):
+    stats = SessionStats(CLASSES)
+    stats.record(service.recognizer.predict(EXAMPLES / "astronaut.jpg"))
+    stats.record(ErrorResult.of("no_face_detected"))
+    s = stats.summary()
+    assert s["requests"] == 2 and s["predictions"] == 1 and s["faces"] == 1
+    assert sum(s["emotions"].values()) == 1 and s["errors"] == {"no_face_detected": 1}
+    assert sum(c for _, c in stats.latency_histogram()) == 1 and s["latency_ms"]["p50"] > 0
+
+
+def test_ema_smooths_and_restarts():
+    a, b = np.array([1, 0, 0, 0, 0, 0, 0.0]), np.array([0, 1, 0, 0, 0, 0, 0.0])
+    assert ema(None, a).tolist() == a.tolist()
+    s = ema(a, b, alpha=0.25)
+    assert s.argmax() == 0 and s.sum() == pytest.approx(1.0) and s[1] == pytest.approx(0.25)
+    for _ in range(10):
+        s = ema(s, b, alpha=0.25)
+    assert s.argmax() == 1
