@@ -22,7 +22,6 @@ from emotion.privacy import UploadJanitor, gradio_temp_dir  # noqa: E402
 from emotion.render import annotate, cam_overlay, verdict_html  # noqa: E402
 from emotion.result import ErrorResult, PredictionResult  # noqa: E402
 from emotion.service import EmotionService  # noqa: E402
-from emotion.smoothing import ema  # noqa: E402
 from emotion.ui_text import ABOUT_MD, CSS, DISCLAIMER_MD, INTRO_MD, model_info_md  # noqa: E402
 
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -76,14 +75,10 @@ def analyse_frame(frame, request: gr.Request):
 
 def stream_frame(frame, smoothed, request: gr.Request):
     """Live mode: the largest face's probabilities are smoothed over frames (EMA) so the label stays steady."""
-    result = service.predict_frame(frame, _client(request))
+    result, smoothed = service.stream_frame(frame, smoothed, _client(request))
     if isinstance(result, ErrorResult):
-        return frame, verdict_html(result), None, None
-    face = result.faces[0]
-    smoothed = ema(smoothed, list(face.probabilities.values()))
-    face.probabilities = {c: float(p) for c, p in zip(service.recognizer.classes, smoothed)}
-    face.is_uncertain = bool(smoothed.max() < THRESHOLD)
-    return annotate(result, THRESHOLD), verdict_html(result, 0, THRESHOLD), face.probabilities, smoothed
+        return frame, verdict_html(result), None, smoothed
+    return annotate(result, THRESHOLD), verdict_html(result, 0, THRESHOLD), result.faces[0].probabilities, smoothed
 
 
 def api_predict(image_file: str | None, request: gr.Request) -> dict:

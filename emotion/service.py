@@ -70,6 +70,21 @@ class EmotionService:
         self._record(result)
         return result
 
+    def stream_frame(self, frame: np.ndarray | None, smoothed: np.ndarray | None, client: str = "local",
+                     alpha: float = 0.35) -> tuple[PredictionResult | ErrorResult, np.ndarray | None]:
+        """Live webcam: the largest face's probabilities are averaged over frames (EMA) so the label does not
+        flicker; returns the result (with smoothed probabilities) and the new smoothing state."""
+        from emotion.smoothing import ema
+
+        result = self.predict_frame(frame, client)
+        if isinstance(result, ErrorResult):
+            return result, smoothed
+        face = result.faces[0]
+        smoothed = ema(smoothed, np.array([face.probabilities[c] for c in self.recognizer.classes]), alpha)
+        face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
+        face.is_uncertain = bool(smoothed.max() < self.recognizer.settings.confidence_threshold)
+        return result, smoothed
+
     def predict_image(self, image: ImageSource) -> PredictionResult | ErrorResult:
         result = self.recognizer.predict(image)
         self._record(result)
