@@ -18,7 +18,7 @@ from emotion.errors import ImageRejected
 from emotion.faces import Face, FaceDetector, crop_face
 from emotion.preprocess import preprocess_faces
 from emotion.result import ErrorResult, FaceResult, PredictionResult
-from emotion.validation import ImageSource, ValidatedImage, validate_image
+from emotion.validation import ImageSource, ValidatedImage, downscale, validate_image
 
 log = logging.getLogger("emotion")
 DETECT_MAX_SIDE = 640  # MediaPipe's full-range model looks at 192×192 anyway; a smaller copy is cheaper to hand over
@@ -74,16 +74,12 @@ class EmotionRecognizer:
 
     def detect(self, img: ValidatedImage) -> list[Face]:
         """Faces on a ≤ DETECT_MAX_SIDE copy, boxes mapped back to the working image."""
-        rgb = img.rgb
-        f = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
-        if f < 1.0:
-            from PIL import Image
-
-            small = np.asarray(Image.fromarray(rgb).resize((round(rgb.shape[1] * f), round(rgb.shape[0] * f)), Image.BILINEAR))
-            faces = self.detector.detect(small)
-            h, w = rgb.shape[:2]
-            return [Face(_scale_box(face.box, 1 / f, w, h), face.score) for face in faces]
-        return self.detector.detect(rgb)
+        small, f = downscale(img.rgb, DETECT_MAX_SIDE)
+        faces = self.detector.detect(small)
+        if f == 1.0:
+            return faces
+        h, w = img.rgb.shape[:2]
+        return [Face(_scale_box(face.box, 1 / f, w, h), face.score) for face in faces]
 
     def _classify(self, img: ValidatedImage, faces: list[Face], with_cam: bool) -> list[FaceResult]:
         crops = [crop_face(img.rgb, face.box) for face in faces]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from emotion.errors import MESSAGES, ImageRejected
-from emotion.validation import MIN_SIDE, WORK_MAX_SIDE, sniff_format, validate_image
+from emotion.validation import DRAFT_MIN_SIDE, MIN_SIDE, WORK_MAX_SIDE, downscale, sniff_format, validate_image
 from tests.conftest import EXAMPLES
 from tests.corpus import exif_rotated_jpeg, gps_jpeg, png_with_declared_size
 
@@ -62,7 +62,19 @@ def test_large_photo_is_downscaled_not_refused():
     Image.new("RGB", (9000, 4500), (200, 150, 100)).save(buf, "JPEG", quality=50)
     img = validate_image(buf.getvalue())
     assert img.original_size == (9000, 4500)
-    assert max(img.rgb.shape[:2]) == WORK_MAX_SIDE and img.scale == pytest.approx(9000 / WORK_MAX_SIDE, rel=0.01)
+    assert DRAFT_MIN_SIDE <= max(img.rgb.shape[:2]) <= WORK_MAX_SIDE
+    assert img.scale == pytest.approx(9000 / img.rgb.shape[1], rel=1e-6)
+    png = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (200, 150, 100)).save(png, "PNG")  # no draft decoding for PNG: plain downscale
+    assert validate_image(png.getvalue()).rgb.shape == (WORK_MAX_SIDE // 2, WORK_MAX_SIDE, 3)
+
+
+def test_downscale_keeps_aspect_and_reports_the_factor():
+    img = np.zeros((1000, 3000, 3), np.uint8)
+    small, f = downscale(img, 640)
+    assert small.shape == (213, 640, 3) and f == pytest.approx(640 / 3000)
+    same, g = downscale(img[:100, :100], 640)
+    assert same.shape == (100, 100, 3) and g == 1.0
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16", "1", "I", "F"])
