@@ -14,7 +14,13 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from hypothesis import settings  # noqa: E402
+
 from emotion.classes import CLASSES  # noqa: E402
+
+# Deterministic property tests: the same examples on every run and machine.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
