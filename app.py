@@ -228,6 +228,10 @@ def create_app() -> FastAPI:
     def info() -> dict:
         return service.info()
 
+    @api.get("/stats")
+    def stats() -> dict:
+        return {**service.stats.summary(), "latency_histogram": dict(service.stats.latency_histogram())}
+
     max_upload = f"{int(service.recognizer.settings.max_file_mb * 3)}mb"  # larger files: refused by Gradio before disk
     return gr.mount_gradio_app(api, build_ui(), path="/", max_file_size=max_upload, css=CSS,
                                footer_links=["api"], allowed_paths=[EXAMPLES_DIR])

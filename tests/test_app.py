@@ -38,6 +38,14 @@ def test_health_and_info(server):
     assert {"architecture", "input_size", "temperature", "model_version"} <= info.keys()
 
 
+def test_stats_count_what_was_served(server):
+    before = _get(server["url"] + "/stats")["requests"]
+    server["client"].predict(handle_file(str(EXAMPLES / "chelsea.jpg")), api_name="/predict")
+    after = _get(server["url"] + "/stats")
+    assert after["requests"] == before + 1 and after["errors"].get("no_face_detected", 0) >= 1
+    assert set(after["emotions"]) == {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
+
+
 def test_predict_endpoint_has_one_input_and_gives_the_schema(server):
     api = server["client"].view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert len(api["/predict"]["parameters"]) == 1 and len(api["/predict"]["returns"]) == 1
