@@ -120,10 +120,7 @@ def _load_folders(root: Path) -> Dataset:
                     skipped["unreadable"] += 1
                     log.warning("skipping unreadable image %s", path)
                     continue
-                imgs, labels, names = per_split[split]
-                imgs.append(img)
-                labels.append(label)
-                names.append(f"{sub.name}/{cls}/{path.name}")
+                _add(per_split[split], img, label, f"{sub.name}/{cls}/{path.name}")
     return _assemble(per_split, skipped, root)
 
 
@@ -147,11 +144,14 @@ def _load_csv(path: Path) -> Dataset:
             except (ValueError, IndexError):
                 skipped["unreadable"] += 1
                 continue
-            imgs, labels, names = per_split[split]
-            imgs.append(img)
-            labels.append(label)
-            names.append(f"csv:{i}")
+            _add(per_split[split], img, label, f"csv:{i}")
     return _assemble(per_split, skipped, path)
+
+
+def _add(split: tuple[list, list, list], img: np.ndarray, label: int, name: str) -> None:
+    split[0].append(img)
+    split[1].append(label)
+    split[2].append(name)
 
 
 def _assemble(per_split: dict, skipped: Counter, where: Path) -> Dataset:
