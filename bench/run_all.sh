@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Re-run every benchmark and keep its printed tables under bench/results/ (the numbers the README quotes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+mkdir -p bench/results
+$PY -m bench.latency --runs 50            2>/dev/null | tee bench/results/latency.md
+$PY -m bench.webcam --frames 300          2>/dev/null | tee bench/results/webcam.md
+$PY -m bench.load --clients 16 --requests 2000 2>/dev/null | tee bench/results/load.md
+$PY -m bench.compare_fer --data ../shared/fer2013 2>/dev/null | tee bench/results/compare_fer.md
