@@ -192,8 +192,9 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("Stats", id="stats"):
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
                 with gr.Row():
-                    stats_emotions = gr.BarPlot(x="emotion", y="faces", title="Emotions seen", sort=None)
-                    stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", sort=None)
+                    stats_emotions = gr.BarPlot(x="emotion", y="faces", title="Emotions seen", sort=list(service.recognizer.classes))
+                    stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency",
+                                               sort=[b for b, _ in service.stats.latency_histogram()])
                 stats = gr.JSON(label="Session statistics")
                 refresh = gr.Button("Refresh")
                 refresh.click(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
