@@ -68,6 +68,8 @@ def pick_face(choice: str | None, result: PredictionResult | ErrorResult | None)
 
 
 def analyse_frame(frame, request: gr.Request):
+    if frame is None:  # the camera was cleared
+        return None, "", None
     result = service.predict_frame(frame, _client(request))
     annotated, verdict, probs, _, _, _ = _view(result)
     return annotated, verdict, probs
