@@ -168,7 +168,7 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
         f"{meta['parity']['max_abs_diff']:.1e} on {meta['parity']['images']} images",
     ]
     if summary:
-        lines.append(f"- Training wall time: {summary['wall_seconds'] / 60:.0f} min for {summary['epochs_run']} epochs "
+        lines.append(f"- Training wall time: {summary.get('wall_seconds', summary['train_seconds']) / 60:.0f} min for {summary['epochs_run']} epochs "
                      f"({summary['train_seconds'] / 60:.0f} min of it in training steps, the rest validating) on "
                      f"{summary['device']} ({summary['threads']} threads)")
     lines += ["", "## Results", "", "| split | images | accuracy | macro-F1 | NLL raw → calibrated | ECE raw → calibrated |",
