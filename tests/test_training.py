@@ -52,14 +52,21 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert f(55) == pytest.approx(0.5, abs=0.02) and f(100) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_export_writes_one_self_contained_onnx_with_parity_and_metadata(tiny_run, fer_folder, tmp_path):
-    from emotion.classifier import OnnxEmotionClassifier
+@pytest.fixture(scope="module")
+def tiny_model(tiny_run, fer_folder, tmp_path_factory):
     from train.export import main as export
 
     cfg, _ = tiny_run
-    out = tmp_path / "m.onnx"
+    out = tmp_path_factory.mktemp("export") / "m.onnx"
     meta = export(["--checkpoint", f"{cfg.out}/best.pt", "--data", str(fer_folder), "--out", str(out), "--parity-images", "14"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]  # no external .data file
+    return out, meta
+
+
+def test_export_writes_one_self_contained_onnx_with_parity_and_metadata(tiny_model):
+    from emotion.classifier import OnnxEmotionClassifier
+
+    out, meta = tiny_model
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.json", "m.onnx"]  # no external .data file
     model = onnx.load(str(out))
     assert model.opset_import[0].version >= 17
     assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits", "cam"]
@@ -75,3 +82,19 @@ def test_export_writes_one_self_contained_onnx_with_parity_and_metadata(tiny_run
     for n in (1, 5):
         p = clf.probabilities(np.random.default_rng(0).random((n, 1, 64, 64), dtype=np.float32))
         assert p.shape == (n, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_evaluate_writes_the_report_and_the_metrics(tiny_run, tiny_model, fer_folder, tmp_path):
+    from train.evaluate import main as evaluate
+
+    cfg, _ = tiny_run
+    model, _ = tiny_model
+    metrics = evaluate(["--data", str(fer_folder), "--model", str(model), "--run", cfg.out,
+                        "--report", str(tmp_path / "docs" / "REPORT.md"), "--figures", str(tmp_path / "docs" / "images")])
+    assert metrics["test"]["images"] == 14 and 0 <= metrics["test"]["accuracy"] <= 1
+    report = (tmp_path / "docs" / "REPORT.md").read_text()
+    assert "PrivateTest" in report and "images/confusion_matrix.png" in report and "ECE" in report
+    assert {p.name for p in (tmp_path / "docs" / "images").iterdir()} == {"confusion_matrix.png", "reliability.png", "training_curves.png"}
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["metrics"]["test"]["confusion_matrix"] and "ece_calibrated" in meta["metrics"]["test"]
+    assert meta["latency"][0]["batch"] == 1 and "cam_check" in meta
