@@ -29,6 +29,7 @@ EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example
 QUEUE_MAX_SIZE = int(os.environ.get("EMOTION_QUEUE_SIZE", "64"))
 CONCURRENCY = int(os.environ.get("EMOTION_CONCURRENCY", "2"))
 TIME_LIMIT_S = int(os.environ.get("EMOTION_TIME_LIMIT_S", "20"))
+SESSION_CAPACITY = int(os.environ.get("EMOTION_SESSION_CAPACITY", "200"))
 
 service = EmotionService()
 THRESHOLD = service.recognizer.settings.confidence_threshold
@@ -217,6 +218,9 @@ def build_ui() -> gr.Blocks:
         gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
                                        concurrency_limit=1, time_limit=120)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY)
+    # Gradio keeps per-session state for its 10,000 most recent sessions (every API call is a session): ~0.1 MB each,
+    # which showed as steady RSS growth under load. A few hundred covers the people actually using the page.
+    demo.state_session_capacity = SESSION_CAPACITY
     return demo
 
 
