@@ -77,7 +77,7 @@ def main() -> None:
     print(f"model {rec.classifier.path.name}: flip-TTA in graph {rec.metadata.get('flip_tta')}, onnxruntime threads "
           f"{rec.settings.ort_threads}\n")
     print(f"End-to-end predict (bytes → result), warm, {a.runs} runs each; stage columns are medians")
-    print(f"| photo | median ms | p95 ms | decode+validate | detect | crop+classify |\n|---|---|---|---|---|---|")
+    print("| photo | median ms | p95 ms | decode+validate | detect | crop+classify |\n|---|---|---|---|---|---|")
     for r in end_to_end(rec, a.runs):
         print(f"| {r['photo']} | {r['median']:.1f} | {r['p95']:.1f} | {r['decode']:.1f} | {r['detect']:.1f} | {r['classify']:.1f} |")
     print(f"\nClassifier alone (onnxruntime, preprocessed input), {a.runs * 4} runs each")

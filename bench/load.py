@@ -113,7 +113,7 @@ def main() -> None:
 
     lat = np.asarray(latencies)
     bad = sum(v for k, v in outcomes.items() if k != "ok")
-    print(f"| clients | requests | wall s | throughput req/s | p50 ms | p95 ms | p99 ms | errors | RSS before MB | RSS after MB |")
+    print("| clients | requests | wall s | throughput req/s | p50 ms | p95 ms | p99 ms | errors | RSS before MB | RSS after MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {a.clients} | {len(lat)} | {wall:.1f} | {len(lat) / wall:.1f} | {np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} | "
           f"{np.percentile(lat, 99):.0f} | {bad} | {rss_before:.0f} | {rss_after:.0f} |")

@@ -41,7 +41,7 @@ def main() -> None:
         labels.append(result.faces[0].emotion if result.success else result.error)
     dt = time.perf_counter() - t0
     flips = sum(a != b for a, b in zip(labels, labels[1:]))
-    print(f"| frames | processed frames/s | ms per frame | label changes (smoothed) |\n|---|---|---|---|")
+    print("| frames | processed frames/s | ms per frame | label changes (smoothed) |\n|---|---|---|---|")
     print(f"| {len(clip)} (640×480) | {len(clip) / dt:.1f} | {dt / len(clip) * 1e3:.1f} | {flips} |")
 
 

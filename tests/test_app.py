@@ -1,7 +1,6 @@
 """The app as users and programs meet it: a real server started by the test, called over HTTP."""
 
 import json
-import os
 import threading
 import time
 import urllib.request
