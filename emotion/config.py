@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from emotion.classifier import DEFAULT_MODEL_PATH
 
@@ -23,7 +23,6 @@ class Settings:
     max_faces: int = 20  # at most this many faces are classified (largest first)
     min_face_score: float = 0.5  # MediaPipe detection threshold
     ort_threads: int = 1
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.multi_face not in MULTI_FACE_POLICIES:

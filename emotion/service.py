@@ -16,7 +16,6 @@ from emotion.ratelimit import RateLimiter
 from emotion.recognizer import EmotionRecognizer
 from emotion.result import ErrorResult, PredictionResult
 from emotion.stats import SessionStats
-from emotion.validation import ImageSource
 
 log = logging.getLogger("emotion.service")
 
@@ -84,11 +83,6 @@ class EmotionService:
         face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
         face.is_uncertain = bool(smoothed.max() < self.recognizer.settings.confidence_threshold)
         return result, smoothed
-
-    def predict_image(self, image: ImageSource) -> PredictionResult | ErrorResult:
-        result = self.recognizer.predict(image)
-        self._record(result)
-        return result
 
     def _record(self, result: PredictionResult | ErrorResult) -> None:
         self.stats.record(result)

@@ -110,10 +110,3 @@ def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_
     nn.init.normal_(backbone.get_classifier().weight, std=head_init_std)
     nn.init.zeros_(backbone.get_classifier().bias)
     return EmotionNet(backbone)
-
-
-def flip_tta_logits(model: EmotionNet, x: torch.Tensor) -> torch.Tensor:
-    """Mean of the logits of the image and its mirror image."""
-    return 0.5 * (model(x) + model(torch.flip(x, dims=[3])))
-
-
