@@ -100,9 +100,7 @@ def analyse_batch(paths: list[str] | None, request: gr.Request, progress=gr.Prog
         results, csv_text = service.predict_batch(paths, _client(request), progress)
     except ValueError as e:
         raise gr.Error(str(e)) from e
-    gallery = [(annotate(r, THRESHOLD), f"{name}: " + (", ".join(f.emotion for f in r.faces) if r.success else r.message))
-               for name, r in results if r.success] + [(None, f"{name}: {r.message}") for name, r in results if not r.success]
-    gallery = [g for g in gallery if g[0] is not None]
+    gallery = [(annotate(r, THRESHOLD), f"{name}: " + ", ".join(f.emotion for f in r.faces)) for name, r in results if r.success]
     fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
     with os.fdopen(fd, "w") as fh:
         fh.write(csv_text)
