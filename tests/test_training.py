@@ -39,6 +39,31 @@ def test_resume_continues_from_the_last_epoch(tiny_run, capsys):
     assert summary["steps"] == 3 and summary["epochs_run"] == 2
 
 
+def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from train.runlog import chain_commands, chain_history, chain_summary, run_chain
+
+    cfg, _ = tiny_run
+    second = dataclasses.replace(cfg, out=str(tmp_path / "c2"), init=f"{cfg.out}/best.pt", lr=0.0, max_steps=1, epochs=1)
+    train(second)
+    before = torch.load(f"{cfg.out}/best.pt", weights_only=False)["model"]
+    after = torch.load(f"{second.out}/best.pt", weights_only=False)["model"]
+    weights = [k for k, v in before.items() if k.endswith("weight") and v.ndim == 4]
+    assert weights and all(torch.equal(before[k], after[k]) for k in weights)  # lr 0: the loaded weights, unchanged
+
+    assert [p.name for p in run_chain(second.out)] == [cfg.out.split("/")[-1], "c2"]
+    assert len(chain_commands(second.out)) >= 2
+    rows = chain_history(second.out)
+    assert [r["cycle"] for r in rows][-1] == 2 and [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
+    assert chain_summary(second.out)["cycles"] == 2
+
+    with pytest.raises(SystemExit, match="img_size"):
+        train(dataclasses.replace(second, out=str(tmp_path / "c3"), img_size=48))
+
+
 def test_class_weights_favour_rare_classes():
     labels = np.array([0] * 100 + [1] * 4 + [2] * 25)
     w = class_balance(labels)

@@ -6,7 +6,6 @@ on PublicTest and PrivateTest through the app's own classifier and preprocessing
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import time
@@ -20,6 +19,7 @@ from emotion.classifier import OnnxEmotionClassifier, softmax
 from emotion.preprocess import preprocess_faces
 from train.calibration import ece, nll, reliability
 from train.data import load_fer2013
+from train.runlog import chain_history, chain_summary
 
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -87,7 +87,7 @@ def latency_ms(clf: OnnxEmotionClassifier, batch: int = 1, runs: int = 200) -> d
     return {"batch": batch, "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "threads": 1}
 
 
-def plot_figures(metrics: dict, probs: dict, labels: dict, log_csv: Path | None, out: Path) -> dict[str, str]:
+def plot_figures(metrics: dict, probs: dict, labels: dict, history: list[dict], out: Path) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,8 +131,8 @@ def plot_figures(metrics: dict, probs: dict, labels: dict, log_csv: Path | None,
     plt.close(fig)
     files["reliability"] = "reliability.png"
 
-    if log_csv and log_csv.is_file():
-        rows = list(csv.DictReader(open(log_csv)))
+    if history:
+        rows = history
         ep = [int(r["epoch"]) for r in rows]
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         axes[0].plot(ep, [float(r["train_loss"]) for r in rows], "o-", label="train loss (augmented, smoothed labels)")
@@ -142,6 +142,9 @@ def plot_figures(metrics: dict, probs: dict, labels: dict, log_csv: Path | None,
         if "ema_val_acc" in rows[0]:
             axes[1].plot(ep, [float(r["ema_val_acc"]) for r in rows], "o-", label="PublicTest accuracy (EMA weights)")
         for ax in axes:
+            for r0, r1 in zip(rows, rows[1:]):
+                if r1["cycle"] != r0["cycle"]:  # a second cosine cycle started from the first one's best weights
+                    ax.axvline(r0["epoch"] + 0.5, color="grey", ls=":", lw=1)
             ax.set_xlabel("epoch")
             ax.legend(fontsize=8)
             ax.grid(alpha=0.3)
@@ -168,7 +171,8 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
         f"{meta['parity']['max_abs_diff']:.1e} on {meta['parity']['images']} images",
     ]
     if summary:
-        lines.append(f"- Training wall time: {summary.get('wall_seconds', summary['train_seconds']) / 60:.0f} min for {summary['epochs_run']} epochs "
+        cycles = f" in {summary['cycles']} cosine cycles" if summary.get("cycles", 1) > 1 else ""
+        lines.append(f"- Training wall time: {(summary.get('wall_seconds') or summary['train_seconds']) / 60:.0f} min for {summary['epochs_run']} epochs{cycles} "
                      f"({summary['train_seconds'] / 60:.0f} min of it in training steps, the rest validating) on "
                      f"{summary['device']} ({summary['threads']} threads)")
     lines += ["", "## Results", "", "| split | images | accuracy | macro-F1 | NLL raw → calibrated | ECE raw → calibrated |",
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
     p.add_argument("--model", default="models/emotion_classifier.onnx")
-    p.add_argument("--run", default="runs/lite0-96", help="training run folder (for log.csv curves and wall time), if present")
+    p.add_argument("--run", default="runs/lite0-96", help="training run folder (curves and wall time, with the runs it was --init from), if present")
     p.add_argument("--report", default="docs/TRAINING_REPORT.md")
     p.add_argument("--figures", default="docs/images")
     p.add_argument("--no-update-metadata", dest="update", action="store_false", help="do not write the metrics into the model's JSON")
@@ -236,12 +240,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     model_json = Path(a.model).with_suffix(".json")
     meta = json.loads(model_json.read_text()) if model_json.is_file() else dict(clf.metadata)
-    run = Path(a.run)
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else None
-    if summary and (run / "log.csv").is_file():
-        summary["wall_seconds"] = sum(float(r["epoch_seconds"]) for r in csv.DictReader(open(run / "log.csv")))
+    summary = chain_summary(a.run)
     probs = {"raw": softmax(logits["test"], 1.0), "calibrated": softmax(logits["test"], clf.temperature)}
-    figures = plot_figures(metrics, probs, labels, run / "log.csv", Path(a.figures))
+    figures = plot_figures(metrics, probs, labels, chain_history(a.run), Path(a.figures))
     cmd = "python -m train.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     report = Path(a.report)
     write_report(report, meta, metrics, lat, figures, _rel(Path(a.figures), report.parent), cmd, summary, cam)
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         meta["latency"] = lat
         meta["evaluate_command"] = cmd
         if summary:
-            meta["training_wall_time_minutes"] = round(summary.get("wall_seconds", summary["train_seconds"]) / 60, 1)
+            meta["training_wall_time_minutes"] = round((summary.get("wall_seconds") or summary["train_seconds"]) / 60, 1)
             meta["epochs_run"] = summary["epochs_run"]
         meta["evaluated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         model_json.write_text(json.dumps(meta, indent=2) + "\n")

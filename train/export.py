@@ -26,6 +26,7 @@ from emotion.preprocess import preprocess_faces
 from train.calibration import fit_temperature, nll
 from train.data import load_fer2013
 from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet, build_model
+from train.runlog import chain_commands
 
 OPSET = 18
 MODEL_VERSION = "1.0.0"
@@ -97,8 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"PublicTest accuracy: plain {acc_plain:.4f}, flip-TTA {acc_flip:.4f} → flip_tta={flip}; "
           f"temperature {temperature:.3f} (NLL {nll(logits, y_val):.4f} → {nll(logits, y_val, temperature):.4f})")
 
-    log = Path(a.checkpoint).parent / "commands.log"  # every start/resume of the run, in order
-    commands = [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+    commands = chain_commands(Path(a.checkpoint).parent)  # every start/resume, earlier --init runs first
     train_cmd = a.train_command or (" ; then ".join(commands) if commands else _train_command(cfg))
     metadata = {
         "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck["arch"],

@@ -55,6 +55,7 @@ class TrainConfig:
     limit_train: int = 0  # >0: a class-stratified subset, for smoke tests
     max_steps: int = 0  # >0: stop after this many optimiser steps (smoke tests)
     resume: bool = False
+    init: str = ""  # a checkpoint (e.g. an earlier run's best.pt) to start from, with a fresh optimiser and schedule
     pretrained: bool = True
 
 
@@ -138,8 +139,12 @@ def train(cfg: TrainConfig) -> dict:
     print(f"data ready in {time.time() - t0:.1f}s: train {tuple(x_train.shape)}, val {tuple(x_val.shape)}; device {device}, "
           f"{torch.get_num_threads()} threads", flush=True)
 
-    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained).to(device).to(memory_format=torch.channels_last)
-    ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay > 0 else None
+    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained and not cfg.init)
+    if cfg.init:
+        load_init(model, cfg)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    # From an earlier run's weights the average starts where they are; from ImageNet it warms up.
+    ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=not cfg.init) if cfg.ema_decay > 0 else None
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -238,13 +243,26 @@ def train(cfg: TrainConfig) -> dict:
               + (f"  ema {row['ema_val_acc']:.4f}" if ema is not None else "")
               + f"  {row['img_per_s']:.0f} img/s  {row['epoch_seconds']:.0f}s" + ("  *best*" if improved else ""), flush=True)
 
-    summary = {"best": best, "epochs_run": len(history), "steps": step, "train_seconds": round(train_seconds, 1),
+    summary = {"best": best, "init": cfg.init or None, "epochs_run": len(history), "steps": step, "train_seconds": round(train_seconds, 1),
                "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
                "platform": platform.platform(), "train_counts": tr.class_counts(), "val_counts": va.class_counts(),
                "skipped": dict(ds.skipped)}
     with open(out / "summary.json", "w") as fh:
         json.dump(summary, fh, indent=2)
     return summary
+
+
+def load_init(model: nn.Module, cfg: TrainConfig) -> None:
+    """Start from another run's checkpoint (a second cosine cycle): same architecture and input size, or a clear error."""
+    path = Path(cfg.init)
+    if not path.is_file():
+        raise SystemExit(f"--init: no checkpoint at {path}")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    for key in ("arch", "img_size"):
+        if key in ck and ck[key] != getattr(cfg, key):
+            raise SystemExit(f"--init: {path} has {key}={ck[key]!r}, this run {key}={getattr(cfg, key)!r}")
+    model.load_state_dict(ck["model"])
+    print(f"initialised from {path} (PublicTest acc {ck.get('best', {}).get('val_acc', float('nan')):.4f})", flush=True)
 
 
 def _write_log(path: Path, history: list[dict]) -> None:
@@ -278,5 +296,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random init (tests only)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--init", default="", help="start from this checkpoint's weights (e.g. runs/lite0-96/best.pt) "
+                   "with a fresh optimiser, schedule and weight EMA")
     a = p.parse_args(argv)
     return TrainConfig(**{k.replace("-", "_"): v for k, v in vars(a).items()})
