@@ -64,6 +64,24 @@ def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tm
         train(dataclasses.replace(second, out=str(tmp_path / "c3"), img_size=48))
 
 
+def test_soup_averages_weights_and_is_kept_only_if_it_beats_its_ingredients(tiny_run, fer_folder, tmp_path):
+    import torch
+
+    from train.soup import average_state_dicts, main as soup
+
+    a = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}
+    avg = average_state_dicts([a, b])
+    assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and int(avg["n"]) == 7
+
+    cfg, _ = tiny_run
+    result = soup([f"{cfg.out}/best.pt", f"{cfg.out}/best.pt", "--data", str(fer_folder), "--out", str(tmp_path / "soup"),
+                   "--bn-images", "32"])
+    best_single = max(s["acc"] for s in result["ingredients_val"].values())
+    assert result["kept"] == (result["soup_val"]["acc"] > best_single)
+    assert (tmp_path / "soup" / "best.pt").exists() == result["kept"]
+
+
 def test_class_weights_favour_rare_classes():
     labels = np.array([0] * 100 + [1] * 4 + [2] * 25)
     w = class_balance(labels)
