@@ -165,8 +165,9 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
         "## Model", "",
         f"- Architecture: `{meta['architecture']}` (ImageNet EfficientNet-Lite0 weights), input {meta['input_size']}×{meta['input_size']} grey, "
         f"flip-TTA in graph: {meta['flip_tta']}, temperature {meta['temperature']}",
-        f"- Training command: `{meta['training_command']}` (seed {meta['seed']}); best epoch {meta['best_epoch']} "
-        f"({meta['weights']} weights), chosen on PublicTest",
+        f"- Training command: `{meta['training_command']}` "
+        + (f"(seed {meta['seed']})" if len(meta.get("training_commands", [])) <= 1 else f"(seed of the last run: {meta['seed']})")
+        + f"; best epoch {meta['best_epoch']} of the last run ({meta['weights']} weights), chosen on PublicTest",
         f"- File: {meta.get('file_size_mb', '?')} MB, opset {meta['opset']}, torch↔onnxruntime parity max |Δ| "
         f"{meta['parity']['max_abs_diff']:.1e} on {meta['parity']['images']} images",
     ]
