@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
+
+
+def record_command(folder: str | Path, module: str, args: list[str]) -> None:
+    """Append ``python -m <module> <args>`` with a timestamp to ``folder/commands.log`` (read by ``chain_commands``)."""
+    with open(Path(folder) / "commands.log", "a") as fh:
+        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} python -m {module} {' '.join(args)}\n")
 
 
 def run_chain(run: str | Path) -> list[Path]:
@@ -47,15 +54,17 @@ def chain_history(run: str | Path) -> list[dict]:
 
 
 def chain_summary(run: str | Path) -> dict | None:
-    """Training time and epochs summed over the chain, device and threads from the last run; None without summaries."""
+    """Training time and epochs summed over the chain (wall time from the epoch logs, else training steps only),
+    device and threads from the last run; None without summaries."""
     summaries = [json.loads((f / "summary.json").read_text()) for f in run_chain(run) if (f / "summary.json").is_file()]
     if not summaries:
         return None
     history = chain_history(run)
+    train_seconds = sum(s["train_seconds"] for s in summaries)
     return {
         "epochs_run": sum(s["epochs_run"] for s in summaries),
         "cycles": len(summaries),
-        "train_seconds": sum(s["train_seconds"] for s in summaries),
-        "wall_seconds": sum(float(r["epoch_seconds"]) for r in history) if history else None,
+        "train_seconds": train_seconds,
+        "wall_seconds": sum(float(r["epoch_seconds"]) for r in history) if history else train_seconds,
         "device": summaries[-1]["device"], "threads": summaries[-1]["threads"],
     }

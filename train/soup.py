@@ -20,6 +20,7 @@ import torch
 from emotion.preprocess import preprocess_faces
 from train.data import load_fer2013
 from train.export import load_checkpoint
+from train.runlog import record_command
 from train.train import predict_logits, score
 
 
@@ -88,8 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.save({"model": soup.state_dict(), "arch": last_ck["arch"], "img_size": size, "classes": last_ck["classes"],
                 "best": best, "config": config}, out / "best.pt")
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    with open(out / "commands.log", "a") as fh:
-        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} python -m train.soup {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+    record_command(out, "train.soup", argv if argv is not None else sys.argv[1:])
     print(f"wrote {out / 'best.pt'}")
     return result
 

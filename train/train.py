@@ -32,6 +32,7 @@ from emotion.preprocess import INPUT_SIZE, preprocess_faces
 from train.augment import AugmentConfig, augment_batch
 from train.data import load_fer2013
 from train.model import ARCHITECTURES, EmotionNet, build_model
+from train.runlog import record_command
 
 
 @dataclass
@@ -172,8 +173,7 @@ def train(cfg: TrainConfig) -> dict:
         print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
     with open(out / "config.json", "w") as fh:
         json.dump(asdict(cfg), fh, indent=2)
-    with open(out / "commands.log", "a") as fh:  # every start and resume of this run, in order
-        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} python -m train {' '.join(sys.argv[1:])}\n")
+    record_command(out, "train", sys.argv[1:])  # every start and resume of this run, in order
 
     for epoch in range(start_epoch, cfg.epochs):
         if stale >= cfg.patience or (cfg.max_steps and step >= cfg.max_steps):
