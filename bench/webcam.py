@@ -11,8 +11,8 @@ from PIL import Image
 
 from bench.photos import EXAMPLES
 from emotion import EmotionRecognizer
-from emotion.render import annotate
-from emotion.service import EmotionService
+from web.render import annotate
+from web.service import EmotionService
 
 
 def frames(n: int) -> list[np.ndarray]:

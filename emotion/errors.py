@@ -11,6 +11,8 @@ MESSAGES: dict[str, str] = {
     "multiple_faces": "More than one face was found. Upload a photo with a single face.",
     "rate_limited": "Too many requests. Please wait a minute and try again.",
     "busy": "The server is busy. Please try again in a few seconds.",
+    "too_many_files": "Too many files in one request: at most {max_files}.",
+    "invalid_request": "The request could not be understood. Use the page, gradio_client or the documented API.",
     "timeout": "The request took too long. Try a smaller image.",
     "internal_error": "Something went wrong on our side. Please try again.",
 }

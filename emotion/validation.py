@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from emotion.errors import ImageRejected
 
 MIN_SIDE = 32  # smaller than this cannot hold a detectable face
 MAX_SIDE = 20_000  # refuse absurd dimensions (MediaPipe aborts the process at ≥ 32767)
-MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding
+MAX_PIXELS = 100_000_000  # JPEG: decoded at 1/2–1/8 scale (draft mode), so even 100 MP stays cheap
+MAX_PIXELS_FULL_DECODE = 36_000_000  # PNG, WebP, arrays: decoded at full size (~3 bytes a pixel, a few copies)
 WORK_MAX_SIDE = 1280  # the working copy that faces are cropped from (a face of 5 % of the width keeps ≥ 64 px)
 DRAFT_MIN_SIDE = 800  # big JPEGs are decoded at 1/2, 1/4 or 1/8 scale, but never below this
 ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -63,11 +65,19 @@ def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_b
         return data
     path = Path(source)
     try:
-        if path.stat().st_size > max_bytes:
-            raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores the flag
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a device (/dev/zero), FIFO or folder: never read it
+                raise ImageRejected("invalid_image", "The file could not be opened. Upload an image file.")
+            if st.st_size > max_bytes:
+                raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
+            data = fh.read(max_bytes + 1)  # bounded even if the file grows while we read it
     except (OSError, ValueError) as e:  # missing, a folder, unreadable, bad path string
         raise ImageRejected("invalid_image", "The file could not be opened. Upload an image file.") from e
+    if len(data) > max_bytes:
+        raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
+    return data
 
 
 def validate_image(source: ImageSource, max_bytes: int = 5 * 2**20, work_max_side: int = WORK_MAX_SIDE) -> ValidatedImage:
@@ -89,21 +99,27 @@ def validate_image(source: ImageSource, max_bytes: int = 5 * 2**20, work_max_sid
             return _from_pil(im, fmt, work_max_side)
     except ImageRejected:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # PIL's own header check came first
+        raise ImageRejected("invalid_image", "The image dimensions are too large. Upload a photo under "
+                                             f"{MAX_PIXELS_FULL_DECODE // 1_000_000} megapixels.") from e
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
-            MemoryError, struct.error, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            MemoryError, struct.error) as e:
         raise ImageRejected("invalid_image") from e
 
 
-def _check_dimensions(w: int, h: int) -> None:
-    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+def _check_dimensions(w: int, h: int, fmt: str = "JPEG") -> None:
+    """From the header, before any pixel is decoded: memory is bounded by what passes here."""
+    max_pixels = MAX_PIXELS if fmt == "JPEG" else MAX_PIXELS_FULL_DECODE
+    if w > MAX_SIDE or h > MAX_SIDE or w * h > max_pixels:
         raise ImageRejected("invalid_image", f"The image dimensions ({w}×{h}) are too large. Upload a photo under "
-                                             f"{MAX_SIDE} pixels per side and {MAX_PIXELS // 1_000_000} megapixels.")
+                                             f"{MAX_SIDE} pixels per side and {max_pixels // 1_000_000} megapixels"
+                                             + (" (JPEG photos may be larger)." if fmt != "JPEG" else "."))
     if min(w, h) < MIN_SIDE:
         raise ImageRejected("image_too_small", min_side=MIN_SIDE)
 
 
 def _from_pil(im: Image.Image, fmt: str, work_max_side: int) -> ValidatedImage:
-    _check_dimensions(*im.size)
+    _check_dimensions(*im.size, fmt)
     if getattr(im, "is_animated", False):
         im.seek(0)
     orientation = im.getexif().get(0x0112, 1)
@@ -132,7 +148,7 @@ def downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode → RGB: 16-bit and float scaled to 8 bits, transparency composited on white."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(im, dtype=np.float64)
+        a = np.asarray(im, dtype=np.float32)
         hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         im = Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if im.mode == "P":
@@ -152,6 +168,6 @@ def _from_array(arr: np.ndarray, work_max_side: int) -> ValidatedImage:
             arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
-        _check_dimensions(arr.shape[1], arr.shape[0])
+        _check_dimensions(arr.shape[1], arr.shape[0], "array")
         return _from_pil(Image.fromarray(np.ascontiguousarray(arr)), "PIL", work_max_side)
     raise ImageRejected("invalid_image", f"An image array must be H×W or H×W×3 (RGB), got shape {arr.shape}.")

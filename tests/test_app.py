@@ -19,7 +19,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     temp_dir, log = tmp / "gradio_tmp", tmp / "server.log"
     temp_dir.mkdir()
-    with running_app(temp_dir, log, EMOTION_RATE_LIMIT="100000", EMOTION_RETENTION_S="2", EMOTION_JANITOR_INTERVAL_S="0.5") as (url, proc, startup_s):
+    with running_app(temp_dir, log, EMOTION_RATE_LIMIT="100000", EMOTION_EVENTS_PER_CLIENT="16", EMOTION_RETENTION_S="2", EMOTION_JANITOR_INTERVAL_S="0.5") as (url, proc, startup_s):
         yield {"url": url, "client": Client(url, verbose=False), "temp_dir": temp_dir, "log": log, "proc": proc, "tmp": tmp}
 
 

@@ -6,9 +6,9 @@ import pytest
 from emotion.batch import CSV_COLUMNS, MAX_BATCH, csv_rows, read_csv, to_csv
 from emotion.classes import CLASSES
 from emotion.result import ErrorResult
-from emotion.service import EmotionService
+from web.service import EmotionService
 from emotion.smoothing import ema
-from emotion.stats import SessionStats
+from web.stats import SessionStats
 from tests.conftest import EXAMPLES
 
 
@@ -22,7 +22,7 @@ def test_batch_csv_round_trips(service, tmp_path):
     for name in ("astronaut.jpg", "chelsea.jpg", "grace_hopper.jpg"):
         p = tmp_path / name
         p.write_bytes((EXAMPLES / name).read_bytes())
-        paths.append(str(p))
+        paths.append((name, str(p)))
     results, text = service.predict_batch(paths)
     assert [n for n, _ in results] == ["astronaut.jpg", "chelsea.jpg", "grace_hopper.jpg"]
     rows = read_csv(text)
@@ -37,7 +37,7 @@ def test_batch_csv_round_trips(service, tmp_path):
 
 def test_batch_is_bounded(service):
     with pytest.raises(ValueError, match=str(MAX_BATCH)):
-        service.predict_batch(["x.jpg"] * (MAX_BATCH + 1))
+        service.predict_batch([("x.jpg", b"")] * (MAX_BATCH + 1))
 
 
 def test_error_rows_carry_only_the_code():
@@ -49,6 +49,15 @@ def test_rate_limit_applies_per_client(recognizer):
     codes = [s.predict_upload(str(EXAMPLES / "chelsea.jpg"), client="1.2.3.4").to_dict().get("error") for _ in range(3)]
     assert codes == ["no_face_detected", "no_face_detected", "rate_limited"]
     assert s.predict_upload(str(EXAMPLES / "chelsea.jpg"), client="5.6.7.8").to_dict()["error"] == "no_face_detected"
+
+
+def test_a_batch_is_counted_per_photo_and_refused_whole(recognizer):
+    s = EmotionService(recognizer, rate_limit_per_minute=3)
+    photos = [(n, (EXAMPLES / n).read_bytes()) for n in ("astronaut.jpg", "chelsea.jpg")]
+    assert [r.success for _, r in s.predict_batch(photos, client="a")[0]] == [True, False]
+    results, text = s.predict_batch(photos, client="a")  # 2 more would make 4 > 3: the whole batch waits
+    assert [r.error for _, r in results] == ["rate_limited", "rate_limited"] and "rate_limited" in text
+    assert "wait" in results[0][1].message and s.predict_upload(photos[0][1], client="a").success
 
 
 def test_stats_count_predictions_errors_and_latency(service):

@@ -1,11 +1,11 @@
 import os
 import time
 
-from emotion.privacy import UploadJanitor
-from emotion.ratelimit import RateLimiter
+from web.privacy import UploadJanitor
+from web.ratelimit import RateLimiter
 
 
-def test_janitor_deletes_old_files_keeps_fresh_ones_and_examples(tmp_path):
+def test_janitor_deletes_old_files_keeps_fresh_ones_and_spares_nothing_by_name(tmp_path):
     old, fresh = tmp_path / "abc" / "upload.jpg", tmp_path / "def" / "new.jpg"
     example, leftover = tmp_path / "123" / "astronaut.jpg", tmp_path / "tmp_empty"
     for p, data in ((old, b"x" * 10), (fresh, b"y"), (example, b"z" * 7), (leftover, b"")):
@@ -14,10 +14,10 @@ def test_janitor_deletes_old_files_keeps_fresh_ones_and_examples(tmp_path):
     t = time.time()
     for p in (old, example, leftover, old.parent, example.parent):
         os.utime(p, (t - 100, t - 100))
-    j = UploadJanitor(tmp_path, retention_s=30, interval_s=5, keep={"astronaut.jpg": 7})
-    assert j.sweep(now=t) == 2
+    j = UploadJanitor(tmp_path, retention_s=30, interval_s=5)
+    assert j.sweep(now=t) == 3
     assert not old.exists() and not old.parent.exists() and not leftover.exists()
-    assert fresh.exists() and example.exists()
+    assert fresh.exists() and not example.exists()  # an upload named like an example is an upload
     assert j.window_s == 35
 
 

@@ -17,13 +17,19 @@ ABOUT_MD = """## How it works
 4. **Classify**: an EfficientNet-Lite0 network, fine-tuned from ImageNet on FER-2013, runs in ONNX Runtime.
    Its scores are calibrated with a temperature fitted on held-out data.
 5. **Explain**: a class-activation map shows which parts of the face drove the answer.
-
-## Privacy
-Your photo is decoded in memory; its EXIF data (GPS included) is dropped before anything else looks at it.
-The uploaded file, and the annotated picture sent back to you, are deleted from the server's temporary folder
-within 35 seconds (30 s retention + a 5 s sweep). Nothing is logged but timings and error codes: no images,
-no file names, no face crops. Webcam frames are processed in memory.
 """
+
+
+def privacy_md(retention_window_s: float, face_view_ttl_s: float) -> str:
+    """What happens to a visitor's photos, with the configured time limits (never typed by hand)."""
+    return f"""## Privacy
+Your photo is decoded in memory; its EXIF data (GPS included) is dropped before anything else looks at it.
+The uploaded file, and the annotated pictures sent back to you, are deleted from the server's temporary folder
+within {retention_window_s:g} seconds. The result shown in the Upload tab is kept in memory for the face picker for
+at most {face_view_ttl_s:g} s, and forgotten as soon as you close the tab. Live webcam frames are processed in memory
+and never written to disk. Nothing is logged but timings and error codes: no images, no file names, no face crops.
+"""
+
 
 DISCLAIMER_MD = """---
 **Not for high-stakes use.** This model guesses the *expression* on a face, not what a person feels. Do not use it

@@ -4,7 +4,7 @@ Gradio stores uploads content-addressed (``<temp>/<sha256>/<name>``), so two req
 share one file; deleting it as soon as the first is answered would break the second, still queued. Instead,
 every ``interval_s`` the janitor deletes files older than ``retention_s`` (default 30 s, well above the
 per-request time limit) — uploads, Gradio's empty multipart leftovers and the annotated images sent back.
-Only the repo's own public-domain example photos, which Gradio caches at start-up, are kept.
+Nothing is spared: the example photos are served from their own folder (``gr.set_static_paths``), never copied here.
 """
 
 from __future__ import annotations
@@ -12,25 +12,24 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-log = logging.getLogger("emotion.privacy")
+log = logging.getLogger("web.privacy")
 
 
 def gradio_temp_dir() -> Path:
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+    """Gradio's upload and cache folder (its own GRADIO_TEMP_DIR convention, read by Gradio's helper)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
 
 
 class UploadJanitor:
-    def __init__(self, root: str | os.PathLike | None = None, retention_s: float = 30.0, interval_s: float = 5.0,
-                 keep: dict[str, int] | None = None):
-        """``keep``: file name → size of files that may stay (the example photos)."""
+    def __init__(self, root: str | os.PathLike | None = None, retention_s: float = 30.0, interval_s: float = 5.0):
         self.root = Path(root).resolve() if root else gradio_temp_dir()
         self.retention_s, self.interval_s = retention_s, interval_s
-        self.keep = keep or {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -38,9 +37,6 @@ class UploadJanitor:
     def window_s(self) -> float:
         """The longest a file can live: its retention plus one sweep interval."""
         return self.retention_s + self.interval_s
-
-    def _kept(self, p: Path, size: int) -> bool:
-        return self.keep.get(p.name) == size
 
     def sweep(self, now: float | None = None) -> int:
         """Delete files older than the retention (and then empty folders); returns how many files went."""
@@ -54,7 +50,7 @@ class UploadJanitor:
                 p = Path(dirpath) / name
                 try:
                     st = p.lstat()
-                    if now - st.st_mtime >= self.retention_s and not self._kept(p, st.st_size):
+                    if now - st.st_mtime >= self.retention_s:
                         p.unlink()
                         removed += 1
                         emptied = True

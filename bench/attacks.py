@@ -1,0 +1,210 @@
+"""Hostile clients, as code: each attack of the hostile-clients issue against a running server, and the probes that
+say whether the service held (``/health`` latency, a normal ``/predict`` from another client, server RSS).
+
+Used by ``tests/test_hostile_http.py`` (assertions) and ``bench/attack.py`` (before/after table). Clients tell the
+server who they are with ``X-Forwarded-For``, which the server trusts only when started with
+``FORWARDED_ALLOW_IPS=127.0.0.1``; an app that ignores the header sees one client.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import socket
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+from PIL import Image
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FILE = {"_type": "gradio.FileData"}
+
+
+# -- payloads -----------------------------------------------------------------------------------------------------
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def bomb_png(side: int = 13000) -> bytes:
+    """A 1-bit PNG of side×side pixels that compresses to a few KB."""
+    return encode(Image.new("1", (side, side)), "PNG", optimize=True)
+
+
+def float_tiff(side: int = 500) -> bytes:
+    """A 32-bit float TIFF (1 MB at 500×500)."""
+    return encode(Image.fromarray(np.zeros((side, side), np.float32)), "TIFF")
+
+
+def bmp() -> bytes:
+    return encode(Image.open(EXAMPLES / "astronaut.jpg").convert("RGB"), "BMP")
+
+
+def noise_png(nbytes: int) -> bytes:
+    """A PNG of random pixels of about ``nbytes`` (incompressible)."""
+    side = int((nbytes / 3) ** 0.5) + 1
+    return encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)), "PNG", compress_level=0)
+
+
+def data_url(data: bytes, mime: str = "image/png") -> dict:
+    return {"path": None, "url": f"data:{mime};base64," + base64.b64encode(data).decode(), "meta": FILE}
+
+
+def path_entry(path: str) -> dict:
+    return {"path": path, "meta": FILE}
+
+
+# -- the wire -----------------------------------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    body: dict | str
+    headers: dict
+    seconds: float
+
+    @property
+    def error(self) -> str | None:
+        return self.body.get("error") if isinstance(self.body, dict) else None
+
+
+@dataclass
+class Wire:
+    """Gradio's HTTP protocol spoken by hand, as one client (``ip``, sent as X-Forwarded-For)."""
+
+    url: str
+    ip: str | None = None
+    fns: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.fns:
+            config = httpx.get(self.url + "/config", timeout=10).json()
+            self.fns = {d.get("api_name"): d["id"] for d in config["dependencies"] if d.get("api_name")}
+
+    @property
+    def headers(self) -> dict:
+        return {"X-Forwarded-For": self.ip} if self.ip else {}
+
+    def post(self, path: str, body, timeout: float = 20) -> Reply:
+        t0 = time.perf_counter()
+        try:
+            r = httpx.post(self.url + path, json=body, headers=self.headers, timeout=timeout)
+        except httpx.HTTPError as e:
+            return Reply(0, repr(e), {}, time.perf_counter() - t0)
+        try:
+            parsed = r.json()
+        except ValueError:
+            parsed = r.text
+        return Reply(r.status_code, parsed, dict(r.headers), time.perf_counter() - t0)
+
+    def join(self, fn: str, data: list, session: str | None = None) -> tuple[Reply, str]:
+        session = session or uuid.uuid4().hex[:12]
+        body = {"data": data, "fn_index": self.fns[fn], "session_hash": session, "event_data": None, "trigger_id": None}
+        return self.post("/gradio_api/queue/join", body), session
+
+    def run(self, fn: str, data: list, session: str | None = None, timeout: float = 30) -> tuple[Reply, list | None, dict]:
+        """Join and read the event stream to the end: (join reply, output data or None, the final message)."""
+        reply, session = self.join(fn, data, session)
+        if reply.status != 200:
+            return reply, None, {}
+        final = {}
+        with httpx.stream("GET", f"{self.url}/gradio_api/queue/data?session_hash={session}", headers=self.headers,
+                          timeout=timeout) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    m = json.loads(line[5:])
+                    if m.get("msg") == "process_completed":
+                        final = m
+                        break
+        data_out = (final.get("output") or {}).get("data") if final.get("success") else None
+        return reply, data_out, final
+
+    def upload(self, name: str, data: bytes) -> str:
+        r = httpx.post(self.url + "/gradio_api/upload", files={"files": (name, data)}, headers=self.headers, timeout=30)
+        r.raise_for_status()
+        return r.json()[0]
+
+    def predict_file(self, name: str, data: bytes) -> dict | None:
+        """A normal /predict: upload, then the event; the result JSON (None when the service did not answer)."""
+        try:
+            path = self.upload(name, data)
+            _, out, _ = self.run("predict", [path_entry(path)])
+            return out[0] if out else None
+        except httpx.HTTPError:
+            return None
+
+
+def raw_request(url: str, head: str, body: bytes = b"", read_timeout: float = 10) -> tuple[int, float]:
+    """Send a request's head and the first bytes of its body over a socket; (status, seconds to the answer).
+    For bodies the server should refuse without reading (a 200 MB Content-Length)."""
+    u = urlparse(url)
+    t0 = time.perf_counter()
+    with socket.create_connection((u.hostname, u.port), timeout=read_timeout) as s:
+        s.sendall(head.encode() + b"\r\n" + body)
+        data = b""
+        try:
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, time.perf_counter() - t0
+
+
+# -- probes -------------------------------------------------------------------------------------------------------
+def health_s(url: str, timeout: float = 10) -> float:
+    """Seconds for /health to answer (``timeout`` when it does not)."""
+    t0 = time.perf_counter()
+    try:
+        httpx.get(url + "/health", timeout=timeout).raise_for_status()
+    except httpx.HTTPError:
+        return timeout
+    return time.perf_counter() - t0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def watch(url: str, pid: int, every_s: float = 0.05):
+    """While the block runs: peak RSS (MB) and the slowest /health (s), sampled in background threads."""
+    seen = {"peak_rss_mb": rss_mb(pid), "max_health_s": 0.0}
+    stop = threading.Event()
+
+    def rss_loop():
+        while not stop.is_set():
+            try:
+                seen["peak_rss_mb"] = max(seen["peak_rss_mb"], rss_mb(pid))
+            except OSError:
+                return
+            stop.wait(every_s)
+
+    def health_loop():
+        while not stop.is_set():
+            seen["max_health_s"] = max(seen["max_health_s"], health_s(url, timeout=5))
+            stop.wait(0.25)
+
+    threads = [threading.Thread(target=rss_loop, daemon=True), threading.Thread(target=health_loop, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(6)

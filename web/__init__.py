@@ -1,0 +1,1 @@
+"""The web layer around the ``emotion`` library: server configuration, request guards, Gradio components."""

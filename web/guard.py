@@ -1,0 +1,281 @@
+"""Refuse before reading: an ASGI middleware that bounds every request before Gradio (or we) parse or decode it.
+
+Gradio's HTTP routes do a lot with a request before any of our code runs: they read the whole body, turn every
+file entry into a file operation (hash, copy) and hold a queue slot per event. This guard sits in front of them and
+answers with our own error JSON (``{"success": false, "error": code, "message": ..., "detail": ...}``; ``detail``
+is what Gradio's page shows) when a request:
+
+- has no ``Content-Length`` or a larger body than its route allows (checked from the header, nothing read);
+- names an event that does not exist, carries more file entries than the event takes, or points a file entry
+  anywhere but Gradio's upload folder or the example photos (the file-by-path hole: ``/etc/passwd``, ``/dev/zero``);
+- comes from a client that already holds its share of the queue (one-shot events, live streams), when the live
+  streams of all clients are at their cap, or when the queue is nearly full (``busy`` with ``Retry-After``);
+- arrives faster than a flood ceiling per client (``rate_limited`` with ``Retry-After``).
+
+The client is ``scope["client"]``, which uvicorn's ``ProxyHeadersMiddleware`` (outside this one) rewrites from
+``X-Forwarded-For`` only for trusted proxies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from emotion.errors import MESSAGES
+from web.ratelimit import RateLimiter
+
+log = logging.getLogger("web.guard")
+API = "/gradio_api"
+_EVENT_ROUTE = re.compile(rf"^{API}/(?:run|api|call(?:/v2)?)/([A-Za-z0-9_\-]+)/?$")
+_STREAM_ROUTE = re.compile(rf"^{API}/stream/[A-Za-z0-9_\-]+/?$")
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """What one Gradio event may receive."""
+
+    name: str
+    max_files: int = 1  # file entries (``{"path": ...}`` / ``{"url": ...}``) in one call
+    data_urls: bool = False  # webcam frames arrive inline as ``data:`` URLs
+    stream: bool = False  # a live stream: holds its slot for the whole stream
+    continues: bool = False  # the next frame of an open stream: its slot is already held, payload checks only
+
+
+STREAM_FRAME = EventRule("stream-frame", max_files=1, data_urls=True, continues=True)
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    status: int
+    code: str
+    message: str
+    retry_after: int | None = None
+
+    def body(self) -> bytes:
+        return json.dumps({"success": False, "error": self.code, "message": self.message, "detail": self.message}).encode()
+
+
+class RequestGuard:
+    """Pure ASGI middleware (no buffering beyond the bounded bodies it inspects)."""
+
+    def __init__(self, app, *, rules_by_fn: dict[int, EventRule], fn_by_api_name: dict[str, int],
+                 read_roots: Iterable[str | os.PathLike], queue_events: Callable[[], Iterable[Any]], queue_size: int,
+                 max_json_bytes: int, max_image_json_bytes: int, max_upload_bytes: int, events_per_client: int,
+                 streams_per_client: int, streams_total: int, flood_per_minute: int = 1200):
+        self.app = app
+        self.rules_by_fn, self.fn_by_api_name = rules_by_fn, fn_by_api_name
+        self.read_roots = [Path(os.path.realpath(r)) for r in read_roots]
+        self.queue_events, self.queue_size = queue_events, queue_size
+        self.max_json_bytes, self.max_image_json_bytes = max_json_bytes, max_image_json_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.events_per_client, self.streams_per_client, self.streams_total = events_per_client, streams_per_client, streams_total
+        self.flood = RateLimiter(flood_per_minute)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        try:
+            receive = await self._check(scope, receive)
+        except Refusal as r:
+            log.info("refused %s %s: %s", scope.get("method"), _route_label(scope.get("path", "")), r.code)
+            return await _respond(send, r)
+        return await self.app(scope, receive, send)
+
+    # -- checks -----------------------------------------------------------------------------------------------
+    async def _check(self, scope, receive):
+        method, path = scope.get("method", "GET"), scope.get("path", "")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        has_body = method in ("POST", "PUT", "PATCH") or "content-length" in headers or "transfer-encoding" in headers
+        if not has_body:
+            return receive
+        client = _client(scope)
+        if not self.flood.allow(client):
+            raise Refusal(429, "rate_limited", MESSAGES["rate_limited"], self.flood.retry_after(client))
+        length = _content_length(headers)
+        if path.rstrip("/") == f"{API}/upload":
+            if length > self.max_upload_bytes:
+                raise Refusal(413, "file_too_large", f"One upload may carry at most {self.max_upload_bytes / 2**20:.0f} MB.")
+            return receive  # multipart: streamed to disk by Gradio, bounded by the length above
+        limit = self.max_image_json_bytes if (_STREAM_ROUTE.match(path) or self._may_carry_frames(path)) else self.max_json_bytes
+        if length > limit:
+            raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=limit / 2**20))
+        body = await _read_body(receive, length)
+        rule = self._rule_for(path, body)
+        if rule is not None:
+            self._check_payload(rule, body)
+            self._check_share(rule, client)
+        return _replay(body)
+
+    def _may_carry_frames(self, path: str) -> bool:
+        """Bodies that may hold an inline frame: the queue join (webcam events) and the named events that take one."""
+        if path.rstrip("/") == f"{API}/queue/join":
+            return True
+        m = _EVENT_ROUTE.match(path)
+        rule = self.rules_by_fn.get(self.fn_by_api_name.get(m.group(1), -1)) if m else None
+        return bool(rule and rule.data_urls)
+
+    def _rule_for(self, path: str, body: bytes) -> EventRule | None:
+        """The rule of the event this request starts; None for requests that start no event."""
+        route = path.rstrip("/")
+        if route == f"{API}/queue/join":
+            data = _json(body)
+            fn = data.get("fn_index") if isinstance(data, dict) else None
+            if not isinstance(fn, int) or isinstance(fn, bool) or fn not in self.rules_by_fn:
+                raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
+            return self.rules_by_fn[fn]
+        m = _EVENT_ROUTE.match(route)
+        if m:
+            fn = self.fn_by_api_name.get(m.group(1))
+            if fn is None:
+                raise Refusal(404, "invalid_request", MESSAGES["invalid_request"])
+            return self.rules_by_fn[fn]
+        if _STREAM_ROUTE.match(route):  # the next frame of an open live stream: payload rules of a stream
+            return STREAM_FRAME
+        return None
+
+    def _check_payload(self, rule: EventRule, body: bytes) -> None:
+        files = list(_file_entries(_json(body)))
+        if len(files) > rule.max_files:
+            raise Refusal(413, "too_many_files", MESSAGES["too_many_files"].format(max_files=rule.max_files))
+        for entry in files:
+            for key in ("path", "url"):
+                value = entry.get(key)
+                if value is None:
+                    continue
+                if not isinstance(value, str):
+                    raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
+                if value.startswith("data:"):
+                    if not rule.data_urls:
+                        raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
+                elif key == "path" and not self._readable(value):  # a "url" is never fetched by the server; a path is read
+                    raise Refusal(400, "invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
+
+    def _readable(self, path: str) -> bool:
+        """True for a regular file inside the upload folder or the example photos (symlinks resolved first)."""
+        if "\x00" in path or len(path) > 4096:
+            return False
+        try:
+            real = Path(os.path.realpath(path))
+        except (OSError, ValueError):
+            return False
+        return any(real.is_relative_to(root) for root in self.read_roots) and real.is_file()
+
+    def _check_share(self, rule: EventRule, client: str) -> None:
+        if rule.continues:
+            return
+        events = list(self.queue_events())
+        mine = [e for e in events if _event_client(e) == client]
+        if rule.stream:
+            streams = [e for e in events if _is_stream(e)]
+            if sum(1 for e in mine if _is_stream(e)) >= self.streams_per_client:
+                raise Refusal(429, "busy", f"You already have {self.streams_per_client} live camera streams open. "
+                                           "Close one (leave the Live tab) and try again.", 10)
+            if len(streams) >= self.streams_total:
+                raise Refusal(503, "busy", MESSAGES["busy"], 10)
+        elif sum(1 for e in mine if not _is_stream(e)) >= self.events_per_client:
+            raise Refusal(429, "busy", "You already have requests waiting. Wait for their answers, then try again.", 2)
+        waiting = sum(1 for e in events if not _is_stream(e))
+        if waiting >= self.queue_size - 1:
+            raise Refusal(503, "busy", MESSAGES["busy"], 5)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _client(scope) -> str:
+    c = scope.get("client")
+    return c[0] if c else "unknown"
+
+
+def _event_client(event) -> str | None:
+    req = getattr(event, "request", None)
+    c = getattr(req, "client", None) if req is not None else None
+    return getattr(c, "host", None)
+
+
+def _is_stream(event) -> bool:
+    return getattr(getattr(event, "fn", None), "connection", None) == "stream"
+
+
+def _content_length(headers: dict[str, str]) -> int:
+    value = headers.get("content-length")
+    if value is None or "transfer-encoding" in headers:
+        raise Refusal(411, "invalid_request", "Send the request with a Content-Length header (no chunked bodies).")
+    try:
+        n = int(value)
+    except ValueError:
+        raise Refusal(400, "invalid_request", MESSAGES["invalid_request"]) from None
+    if n < 0:
+        raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
+    return n
+
+
+async def _read_body(receive, length: int) -> bytes:
+    """The whole body, which the server (h11/httptools) never lets exceed the declared Content-Length."""
+    chunks, total = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refusal(400, "invalid_request", "The request body was cut short.")
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > length:
+            raise Refusal(413, "file_too_large", "The request body is longer than its Content-Length.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        raise Refusal(400, "invalid_request", MESSAGES["invalid_request"]) from None
+
+
+def _file_entries(node: Any, depth: int = 0) -> Iterable[dict]:
+    """Every dict in a JSON value that names a file (``path`` or ``url``), the shape of Gradio's FileData."""
+    if depth > _MAX_DEPTH:
+        raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
+    if isinstance(node, dict):
+        if "path" in node or "url" in node:
+            yield node
+        for v in node.values():
+            if isinstance(v, (dict, list)):
+                yield from _file_entries(v, depth + 1)
+    elif isinstance(node, list):
+        for v in node:
+            if isinstance(v, (dict, list)):
+                yield from _file_entries(v, depth + 1)
+
+
+def _route_label(path: str) -> str:
+    """The route without ids or file names, for the log."""
+    return re.sub(r"/(stream|call(?:/v2)?|run|api)/[^/]+.*$", r"/\1/…", path.split("=")[0])
+
+
+async def _respond(send, r: Refusal) -> None:
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    if r.retry_after is not None:
+        headers.append((b"retry-after", str(int(r.retry_after)).encode()))
+    body = r.body()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": r.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,53 @@
+"""The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
+
+Layers, outermost first: uvicorn's ``ProxyHeadersMiddleware`` (the client address from ``X-Forwarded-For``, trusted
+only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from web.config import ServerConfig
+from web.guard import RequestGuard
+from web.privacy import gradio_temp_dir
+from web.service import EmotionService
+from web.ui import EXAMPLES_DIR, build_ui, event_rules
+from web.ui_text import CSS
+
+
+def create_app(service: EmotionService, config: ServerConfig):
+    """The whole server for ``service``; nothing starts until an ASGI server runs it."""
+    # Examples are served from their own folder, never copied into the upload folder (where the janitor deletes all).
+    gr.set_static_paths([str(EXAMPLES_DIR)])
+    api = FastAPI(title="Facial emotion recognition")
+
+    @api.get("/health")
+    def health() -> dict:
+        return service.health()
+
+    @api.get("/info")
+    def info() -> dict:
+        return service.info()
+
+    @api.get("/stats")
+    def stats() -> dict:
+        return {**service.stats.summary(), "latency_histogram": dict(service.stats.latency_histogram())}
+
+    demo = build_ui(service, config)
+    max_upload = f"{int(service.recognizer.settings.max_file_mb * 3)}mb"  # larger files: refused by Gradio before disk
+    app = gr.mount_gradio_app(api, demo, path="/", max_file_size=max_upload, css=CSS, footer_links=["api"],
+                              allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
+    # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
+    # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
+    demo.has_launched = True
+    guarded = RequestGuard(
+        app, rules_by_fn=event_rules(demo, config.max_batch),
+        fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
+        read_roots=[gradio_temp_dir(), EXAMPLES_DIR], queue_events=lambda: list(demo._queue.event_ids_to_events.values()),
+        queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,
+        max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
+        streams_per_client=config.streams_per_client, streams_total=config.streams_total)
+    return ProxyHeadersMiddleware(guarded, trusted_hosts=config.forwarded_allow_ips or [])

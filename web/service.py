@@ -1,0 +1,125 @@
+"""The app's request handling: per-client limit → bounded pipeline → stats. No Gradio in here.
+
+Every entry point (photo, snapshot, live frame, batch, API) counts against its per-client limit *before* the image
+is decoded, and at most ``concurrency`` images are decoded and classified at once across all of them, which bounds
+memory whatever mix of events arrives. Logs carry only timings and error codes: never image bytes, upload file
+names or face crops."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+
+from emotion.batch import csv_rows, to_csv
+from emotion.errors import ImageRejected
+from emotion.recognizer import EmotionRecognizer
+from emotion.result import ErrorResult, PredictionResult
+from emotion.smoothing import ema
+from emotion.validation import ImageSource
+from web.ratelimit import RateLimiter
+from web.stats import SessionStats
+
+log = logging.getLogger("web.service")
+Result = Union[PredictionResult, ErrorResult]
+ImageInput = Union[ImageSource, ImageRejected, None]  # what a handler receives: bytes, a path, or a refusal to report
+Progress = Callable[[int, int], None]
+
+
+class EmotionService:
+    def __init__(self, recognizer: EmotionRecognizer, rate_limit_per_minute: int = 30, frame_limit_per_minute: int = 900,
+                 concurrency: int = 2, max_batch: int = 20):
+        self.recognizer = recognizer
+        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.frame_limiter = RateLimiter(frame_limit_per_minute)
+        self.max_batch = max_batch
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self.stats = SessionStats(self.recognizer.classes)
+        self.started = time.time()
+
+    def _run(self, image: ImageInput, with_cam: bool = False) -> Result:
+        if isinstance(image, ImageRejected):
+            return ErrorResult.of(image.code, image.message)
+        if image is None or (isinstance(image, (str, bytes)) and not image):
+            return ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
+        with self._slots:  # decode + detect + classify: at most `concurrency` at once
+            return self.recognizer.predict(image, with_cam=with_cam)
+
+    def predict_upload(self, image: ImageInput, client: str = "local", with_cam: bool = False) -> Result:
+        """One photo (bytes or an uploaded file's path): the per-client limit first, then the pipeline."""
+        result = self._run(image, with_cam) if self.limiter.allow(client) else self._limited(self.limiter, client)
+        self._record(result)
+        return result
+
+    def predict_batch(self, images: list[tuple[str, ImageInput]] | None, client: str = "local",
+                      progress: Progress | None = None) -> tuple[list[tuple[str, Result]], str]:
+        """Up to ``max_batch`` (name, image) pairs → (name, result) pairs and the CSV of all faces. One limit token
+        per photo, taken for the whole batch up front: a batch is answered whole or refused whole."""
+        images = list(images or [])
+        if len(images) > self.max_batch:
+            raise ValueError(f"At most {self.max_batch} photos per batch; you sent {len(images)}.")
+        if images and not self.limiter.allow(client, cost=len(images)):
+            limited = self._limited(self.limiter, client, cost=len(images))
+            self._record(limited)
+            return [(name, limited) for name, _ in images], to_csv(r for name, _ in images for r in csv_rows(name, limited))
+        out, rows = [], []
+        for i, (name, image) in enumerate(images):
+            if progress is not None:
+                progress(i, len(images))
+            result = self._run(image)
+            self._record(result)
+            out.append((name, result))
+            rows.extend(csv_rows(name, result))
+        return out, to_csv(rows)
+
+    def predict_frame(self, frame: ImageInput, client: str = "local") -> Result:
+        """A webcam snapshot: counted like a photo."""
+        if frame is None:
+            return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again.")
+        return self.predict_upload(frame, client)
+
+    def stream_frame(self, frame: ImageInput, smoothed: np.ndarray | None, client: str = "local",
+                     alpha: float = 0.35) -> tuple[Result, np.ndarray | None]:
+        """Live webcam: its own per-client frame limit; the largest face's probabilities are averaged over frames
+        (EMA) so the label does not flicker. Returns the result and the new smoothing state."""
+        if frame is None:
+            return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again."), smoothed
+        if not self.frame_limiter.allow(client):
+            return self._limited(self.frame_limiter, client), smoothed
+        result = self._run(frame)
+        self._record(result)
+        if isinstance(result, ErrorResult):
+            return result, smoothed
+        face = result.faces[0]
+        smoothed = ema(smoothed, np.array([face.probabilities[c] for c in self.recognizer.classes]), alpha)
+        face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
+        face.is_uncertain = bool(smoothed.max() < self.recognizer.settings.confidence_threshold)
+        return result, smoothed
+
+    @staticmethod
+    def _limited(limiter: RateLimiter, client: str, cost: int = 1) -> ErrorResult:
+        wait = limiter.retry_after(client, cost)
+        return ErrorResult.of("rate_limited", f"Too many requests from you. Please wait {wait} s and try again.")
+
+    def _record(self, result: Result) -> None:
+        self.stats.record(result)
+        if isinstance(result, ErrorResult):
+            log.info("predict error=%s", result.error)
+        else:
+            log.info("predict faces=%d ms=%.1f", len(result.faces), result.inference_time_ms)
+
+    def health(self) -> dict:
+        return {"status": "ok", "model_loaded": self.recognizer.classifier.session is not None,
+                "uptime_seconds": round(time.time() - self.started, 1)}
+
+    def info(self) -> dict:
+        """The model card in numbers: the JSON written beside the model by export/evaluate, else the ONNX metadata."""
+        sidecar = Path(self.recognizer.classifier.path).with_suffix(".json")
+        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(self.recognizer.metadata)
+        meta["classes"] = list(self.recognizer.classes)
+        return meta
