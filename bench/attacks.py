@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ASTRONAUT_PATH = EXAMPLES / "astronaut.jpg"
 FILE = {"_type": "gradio.FileData"}
 
 
@@ -83,6 +84,7 @@ class Wire:
     url: str
     ip: str | None = None
     fns: dict[str, int] = field(default_factory=dict)
+    timeout: float = 30.0
 
     def __post_init__(self):
         if not self.fns:
@@ -110,14 +112,14 @@ class Wire:
         body = {"data": data, "fn_index": self.fns[fn], "session_hash": session, "event_data": None, "trigger_id": None}
         return self.post("/gradio_api/queue/join", body), session
 
-    def run(self, fn: str, data: list, session: str | None = None, timeout: float = 30) -> tuple[Reply, list | None, dict]:
+    def run(self, fn: str, data: list, session: str | None = None, timeout: float | None = None) -> tuple[Reply, list | None, dict]:
         """Join and read the event stream to the end: (join reply, output data or None, the final message)."""
         reply, session = self.join(fn, data, session)
         if reply.status != 200:
             return reply, None, {}
         final = {}
         with httpx.stream("GET", f"{self.url}/gradio_api/queue/data?session_hash={session}", headers=self.headers,
-                          timeout=timeout) as r:
+                          timeout=timeout or self.timeout) as r:
             for line in r.iter_lines():
                 if line.startswith("data:"):
                     m = json.loads(line[5:])
@@ -128,7 +130,7 @@ class Wire:
         return reply, data_out, final
 
     def upload(self, name: str, data: bytes) -> str:
-        r = httpx.post(self.url + "/gradio_api/upload", files={"files": (name, data)}, headers=self.headers, timeout=30)
+        r = httpx.post(self.url + "/gradio_api/upload", files={"files": (name, data)}, headers=self.headers, timeout=self.timeout)
         r.raise_for_status()
         return r.json()[0]
 

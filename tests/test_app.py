@@ -11,7 +11,7 @@ from gradio_client import Client, handle_file
 
 from tests.conftest import EXAMPLES
 from tests.corpus import cases, outcome
-from tests.server import running_app
+from bench.server import running_app
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, noise_png, path_entry, raw_request, rss_mb,
                            watch)
 from tests.conftest import EXAMPLES
-from tests.server import running_app
+from bench.server import running_app
 
 ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
 TTL_S = 3

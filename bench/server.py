@@ -21,14 +21,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(temp_dir: str | os.PathLike, log_path: str | os.PathLike | None = None, startup_timeout: float = 120, **env: str):
-    """Yield (url, process, seconds to first /health answer); the server is stopped afterwards."""
+def running_app(temp_dir: str | os.PathLike, log_path: str | os.PathLike | None = None, startup_timeout: float = 120,
+                app_dir: str | os.PathLike = ROOT, **env: str):
+    """Yield (url, process, seconds to first /health answer); the server is stopped afterwards. ``app_dir``: the
+    checkout whose ``app.py`` runs (another revision's, for before/after benches)."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(temp_dir),
                 "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env}
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, str(Path(app_dir) / "app.py")], cwd=app_dir, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
