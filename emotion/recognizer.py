@@ -5,32 +5,64 @@ bytes / path / PIL / array → validated RGB image → faces → FER-style crops
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import os
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.config import Settings
 from emotion.errors import ImageRejected
-from emotion.faces import Face, FaceDetector, crop_face
+from emotion.faces import DEFAULT_STRATEGY, DETAIL_MAX_SIDE, MIN_FACE_SIDE, TILE, Face, FaceFinder, crop_face
 from emotion.preprocess import preprocess_faces
 from emotion.result import ErrorResult, FaceResult, PredictionResult
-from emotion.validation import ImageSource, ValidatedImage, downscale, validate_image
+from emotion.validation import ImageSource, ValidatedImage, read_bytes, validate_image
 
 log = logging.getLogger("emotion")
-DETECT_MAX_SIDE = 640  # MediaPipe's full-range model looks at 192×192 anyway; a smaller copy is cheaper to hand over
+SMALL_IMAGE_SIDE = 160  # below this (shorter side, px) "no face" says the image is too small to hold one
+MIN_FOUND_FACE_PX = 40  # faces from about this size (px of the copy searched) are found, at its whole-frame or tile scale
+DETAIL_MIN_GAIN = 1.25  # a sharper copy is decoded for the tiles only when the original has this many times more px per side
+
+# "No face" says what was tried and what to do, not "use a well-lit photo": a close-up or a crowd is usually the cause.
+NO_FACE_MESSAGES = {
+    "small": "No face was found in this small image. A face needs to be at least {px} pixels wide: "
+             "try a larger photo, or one cropped less tightly.",
+    "whole": "No face was found. Faces turned far to the side, covered (hands, masks, sunglasses) or smaller than "
+             "about a twentieth of the photo's width are missed: try a photo where the face looks towards the camera, "
+             "or crop closer to the face.",
+    "tiles": "No face was found, even looking closely at each part of this photo. Faces turned far to the side, "
+             "covered (hands, masks, sunglasses) or smaller than about {px} pixels across are missed: try a photo "
+             "where the faces look towards the camera, or crop closer to them.",
+}
+
+
+@dataclass
+class Detection:
+    """What ``EmotionRecognizer.detect`` found: faces in working-copy pixels, the sharper copy the tiles were cut
+    from (None when the working copy was used or no tiles were needed), and whether tiles were looked at (for the
+    no-face message)."""
+
+    faces: list[Face]
+    detail: np.ndarray | None = None
+    tiled: bool = False
 
 
 class EmotionRecognizer:
     """Load once, call ``predict`` many times (thread-safe)."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, settings: Settings | None = None):
+    def __init__(self, model_path: str | os.PathLike | None = None, settings: Settings | None = None,
+                 strategy: str = DEFAULT_STRATEGY):
+        """``strategy``: which detection steps run (``emotion.faces.STRATEGIES``; ``"full"`` is the detector before
+        issue 11, kept so the benches measure before and after in one run)."""
         self.settings = settings or Settings.from_env()
         self.classifier = OnnxEmotionClassifier(model_path or self.settings.model_path, threads=self.settings.ort_threads)
-        self.detector = FaceDetector(min_score=self.settings.min_face_score)
+        self.finder = FaceFinder(min_score=self.settings.min_face_score, strategy=strategy)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -52,16 +84,17 @@ class EmotionRecognizer:
         try:
             img = validate_image(image, self.settings.max_bytes)
             t1 = time.perf_counter()
-            faces = self.detect(img)
+            found = self.detect(img, image)
+            faces = found.faces
             t2 = time.perf_counter()
             if not faces:
-                raise ImageRejected("no_face_detected")
+                raise ImageRejected("no_face_detected", self._no_face_message(img, found))
             if len(faces) > 1 and self.settings.multi_face == "error":
                 raise ImageRejected("multiple_faces")
             if self.settings.multi_face == "largest":
                 faces = faces[:1]
             faces = faces[: self.settings.max_faces]
-            results = self._classify(img, faces, with_cam)
+            results = self._classify(img, faces, with_cam, found.detail)
             t3 = time.perf_counter()
         except ImageRejected as e:
             log.info("rejected: %s", e.code)
@@ -72,17 +105,61 @@ class EmotionRecognizer:
         timings = {"decode": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
         return PredictionResult(results, (t3 - t0) * 1e3, img.original_size, timings, image=img.rgb, scale=img.scale)
 
-    def detect(self, img: ValidatedImage) -> list[Face]:
-        """Faces on a ≤ DETECT_MAX_SIDE copy, boxes mapped back to the working image."""
-        small, f = downscale(img.rgb, DETECT_MAX_SIDE)
-        faces = self.detector.detect(small)
-        if f == 1.0:
-            return faces
-        h, w = img.rgb.shape[:2]
-        return [Face(_scale_box(face.box, 1 / f, w, h), face.score) for face in faces]
+    def detect(self, img: ValidatedImage, source: ImageSource | None = None) -> Detection:
+        """Faces in the working copy's pixels: the whole-frame look, then, unless a face fills the frame, tiles of
+        the sharpest copy at hand (decoded again from ``source`` up to ``DETAIL_MAX_SIDE`` when the original is larger
+        than the working copy: a 12 MP JPEG's working copy is 1000 px, where an 80 px face is 20 px)."""
+        faces = self.finder.whole_frame(img.rgb)
+        detail, tiled = None, False
+        if self.finder.needs_detail(faces, img.rgb.shape):
+            detail = self._detail_copy(source, img) if source is not None else None
+            src = detail if detail is not None else img.rgb
+            known = [f.mapped(src.shape[1] / img.rgb.shape[1], (src.shape[1], src.shape[0])) for f in faces]
+            tile_faces = self.finder.tiles(src, known)
+            tiled = max(src.shape[:2]) > TILE * 1.25
+            faces = self.finder.merge(faces, tile_faces, img.rgb.shape, detail)
+        return Detection([f for f in faces if min(f.box[2:]) >= MIN_FACE_SIDE], detail, tiled)
 
-    def _classify(self, img: ValidatedImage, faces: list[Face], with_cam: bool) -> list[FaceResult]:
-        crops = [crop_face(img.rgb, face.box) for face in faces]
+    def _detail_copy(self, source: ImageSource, img: ValidatedImage) -> np.ndarray | None:
+        """The photo again at up to ``DETAIL_MAX_SIDE`` px, or None when the working copy already holds (nearly) all
+        its pixels or the second decode fails (the tiles then use the working copy). Validation already passed, so
+        this goes through ``validate_image`` again only for the same upright, metadata-free RGB."""
+        if img.scale < DETAIL_MIN_GAIN:
+            return None
+        try:
+            if isinstance(source, (np.ndarray, Image.Image)):
+                rgb = validate_image(source, self.settings.max_bytes, work_max_side=DETAIL_MAX_SIDE).rgb
+            else:
+                im = Image.open(io.BytesIO(read_bytes(source, self.settings.max_bytes)))
+                if im.format == "JPEG":  # DCT-scaled decoding, as validation does, but to the detail size
+                    f = DETAIL_MAX_SIDE / max(im.size)
+                    im.draft("RGB", (math.ceil(im.size[0] * f), math.ceil(im.size[1] * f)))
+                rgb = validate_image(im, self.settings.max_bytes, work_max_side=DETAIL_MAX_SIDE).rgb
+        except (ImageRejected, OSError, ValueError) as e:
+            log.info("no detail copy: %s", type(e).__name__)
+            return None
+        h, w = img.rgb.shape[:2]
+        if rgb.shape[1] <= w or abs(rgb.shape[0] / rgb.shape[1] - h / w) > 0.02:  # not sharper, or not the same photo
+            return None
+        return rgb
+
+    @staticmethod
+    def _no_face_message(img: ValidatedImage, found: Detection) -> str:
+        """The message for this case: a small image, a large one searched tile by tile, or one seen whole."""
+        if min(img.original_size) < SMALL_IMAGE_SIDE:
+            return NO_FACE_MESSAGES["small"].format(px=MIN_FOUND_FACE_PX)
+        if found.tiled:  # in the original's pixels, rounded up to tens
+            searched_w = found.detail.shape[1] if found.detail is not None else img.rgb.shape[1]
+            return NO_FACE_MESSAGES["tiles"].format(px=math.ceil(MIN_FOUND_FACE_PX * img.original_size[0] / searched_w / 10) * 10)
+        return NO_FACE_MESSAGES["whole"]
+
+    def _classify(self, img: ValidatedImage, faces: list[Face], with_cam: bool, detail: np.ndarray | None = None) -> list[FaceResult]:
+        """Crops from the sharpest copy at hand (a 20 px face of the working copy is 40 px in the detail copy)."""
+        if detail is not None:
+            s, size = detail.shape[1] / img.rgb.shape[1], (detail.shape[1], detail.shape[0])
+            crops = [crop_face(detail, face.mapped(s, size).box) for face in faces]
+        else:
+            crops = [crop_face(img.rgb, face.box) for face in faces]
         x = preprocess_faces(crops, self.classifier.input_size)
         if with_cam:
             logits, cams = self.classifier.logits_and_cam(x)
