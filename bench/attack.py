@@ -21,25 +21,30 @@ from typing import Callable
 
 import httpx
 
-from bench.attacks import ASTRONAUT_PATH, Wire, bomb_png, data_url, path_entry, raw_request, watch
+from PIL import Image
+
+from bench.attacks import ASTRONAUT_PATH, Wire, bomb_png, data_url, encode, path_entry, raw_request, watch
 from bench.server import ROOT, running_app
 
 ASTRONAUT = ASTRONAUT_PATH.read_bytes()
 ATTACKER, VICTIM = "10.66.0.1", "10.77.0.1"
+FNS: dict[str, dict[str, int]] = {}  # server URL → its event indices, read once before the attack
 
 
 def _victim_ok(url: str, tries: int = 3) -> str:
     """How many of ``tries`` normal /predict calls from another client succeeded, as 'k/n'."""
-    wire = Wire(url, VICTIM, timeout=10)
     ok = 0
     for _ in range(tries):
-        result = wire.predict_file("face.jpg", ASTRONAUT)
+        try:
+            result = Wire(url, VICTIM, FNS[url], timeout=10).predict_file("face.jpg", ASTRONAUT)
+        except httpx.HTTPError:
+            result = None
         ok += bool(result and result.get("success"))
     return f"{ok}/{tries}"
 
 
 def file_by_path(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER)
+    wire = Wire(url, ATTACKER, FNS[url])
     r = wire.post("/gradio_api/call/predict", {"data": [path_entry("/etc/passwd")]}, timeout=5)
     opened = "refused unread" if r.status == 400 else "opened /etc/passwd"
     threading.Thread(target=wire.post, args=("/gradio_api/call/predict", {"data": [path_entry("/dev/zero")]}, 30),
@@ -51,9 +56,9 @@ def file_by_path(url: str, tmp: Path) -> str:
 def pixel_bombs(url: str, tmp: Path) -> str:
     bomb, big = data_url(bomb_png(13000)), bomb_png(9400)
     with ThreadPoolExecutor(8) as pool:
-        jobs = [pool.submit(Wire(url, f"10.66.1.{i}").run, "analyse_frame", [bomb], None, 60) for i in range(2)]
-        jobs += [pool.submit(Wire(url, f"10.66.2.{i}").run, "stream_frame", [bomb, None], None, 20) for i in range(2)]
-        jobs += [pool.submit(Wire(url, f"10.66.3.{i}").predict_file, "big.png", big) for i in range(4)]
+        jobs = [pool.submit(Wire(url, f"10.66.1.{i}", FNS[url]).run, "analyse_frame", [bomb], None, 60) for i in range(2)]
+        jobs += [pool.submit(Wire(url, f"10.66.2.{i}", FNS[url]).run, "stream_frame", [bomb, None], None, 20) for i in range(2)]
+        jobs += [pool.submit(Wire(url, f"10.66.3.{i}", FNS[url], timeout=60).predict_file, "big.png", big) for i in range(4)]
         for j in jobs:
             try:
                 j.result(timeout=90)
@@ -63,7 +68,7 @@ def pixel_bombs(url: str, tmp: Path) -> str:
 
 
 def stream_joins(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER)
+    wire = Wire(url, ATTACKER, FNS[url])
     frame = data_url(ASTRONAUT, "image/jpeg")
     joined = sum(wire.join("stream_frame", [frame, None])[0].status == 200 for _ in range(66))
     return f"{joined}/66 stream joins accepted"
@@ -104,10 +109,11 @@ def big_bodies(url: str, tmp: Path) -> str:
 
 
 def live_frames_on_disk(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER)
+    wire = Wire(url, ATTACKER, FNS[url])
     folder = tmp / "gradio"
     before = {p for p in folder.rglob("*") if p.is_file()}
-    frame = data_url(ASTRONAUT, "image/jpeg")
+    frames = [data_url(encode(_shifted(i), "JPEG", quality=90), "image/jpeg") for i in range(101)]  # a camera: every frame differs
+    frame = frames[0]
     reply, session = wire.join("stream_frame", [frame, None])
     if reply.status != 200:
         return f"stream refused: HTTP {reply.status}"
@@ -115,7 +121,7 @@ def live_frames_on_disk(url: str, tmp: Path) -> str:
     with httpx.stream("GET", f"{url}/gradio_api/queue/data?session_hash={session}", timeout=60) as r:
         for line in r.iter_lines():
             if '"process_streaming"' in line and sent < 100:
-                wire.post(f"/gradio_api/stream/{event_id}", {"data": [frame, None], "fn_index": wire.fns["stream_frame"],
+                wire.post(f"/gradio_api/stream/{event_id}", {"data": [frames[sent + 1], None], "fn_index": wire.fns["stream_frame"],
                                                              "session_hash": session})
                 sent += 1
             elif sent >= 100:
@@ -125,8 +131,14 @@ def live_frames_on_disk(url: str, tmp: Path) -> str:
     return f"{len(new)} files written for {sent} live frames"
 
 
+def _shifted(i: int) -> Image.Image:
+    """The astronaut moved by a few pixels: frame ``i`` of a steady hand-held camera."""
+    im = Image.open(ASTRONAUT_PATH).convert("RGB")
+    return im.transform(im.size, Image.AFFINE, (1, 0, (i % 7) - 3, 0, 1, (i % 5) - 2))
+
+
 def bad_fn_index(url: str, tmp: Path) -> str:
-    r = Wire(url, ATTACKER).post("/gradio_api/queue/join", {"data": [], "fn_index": 9999, "session_hash": "s"})
+    r = Wire(url, ATTACKER, FNS[url]).post("/gradio_api/queue/join", {"data": [], "fn_index": 9999, "session_hash": "s"})
     return f"HTTP {r.status}"
 
 
@@ -145,8 +157,12 @@ def run(app_dir: Path, label: str, names: list[str]) -> list[str]:
             (tmp_path / "gradio").mkdir()
             with running_app(tmp_path / "gradio", tmp_path / "server.log", app_dir=app_dir, FORWARDED_ALLOW_IPS="127.0.0.1",
                              EMOTION_RATE_LIMIT="10000") as (url, proc, _):
+                FNS[url] = Wire(url).fns
                 with watch(url, proc.pid) as seen:
-                    what = ATTACKS[name](url, tmp_path)
+                    try:
+                        what = ATTACKS[name](url, tmp_path)
+                    except Exception as e:  # noqa: BLE001 - a client-side timeout is part of the finding
+                        what = f"attack client gave up: {type(e).__name__}"
                     victim = _victim_ok(url)
                 alive = proc.poll() is None
             rows.append(f"| {name} | {label} | {seen['peak_rss_mb']:.0f} | {seen['max_health_s']:.2f} | {victim} | "
@@ -171,6 +187,8 @@ def main() -> None:
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", wt], cwd=ROOT, capture_output=True)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout:
+        rev += "+changes"
     run(ROOT, f"after ({rev})", names)
 
 

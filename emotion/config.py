@@ -18,7 +18,7 @@ def _env(name: str, default: str) -> str:
 class Settings:
     model_path: str = str(DEFAULT_MODEL_PATH)
     confidence_threshold: float = 0.6  # below this a prediction is flagged is_uncertain
-    max_file_mb: float = 5.0
+    max_file_mb: float = 20.0  # phone photos are 3–12 MB; JPEGs decode at reduced size, so size costs little
     multi_face: str = "all"  # all | largest | error
     max_faces: int = 20  # at most this many faces are classified (largest first)
     min_face_score: float = 0.5  # MediaPipe detection threshold

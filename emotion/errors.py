@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
-    "no_face_detected": "No face was found. Use a photo where a face is clearly visible, front-facing and well lit.",
+    "no_face_detected": "No face was found. Faces turned far to the side, covered (hands, masks, sunglasses) or very small "
+                        "are missed: try a photo where the face looks towards the camera, or crop closer to it.",
     "invalid_image": "The file could not be read as an image. Upload an intact JPEG, PNG or WebP photo.",
     "unsupported_format": "Unsupported file type. Upload a JPEG, PNG or WebP image.",
     "file_too_large": "The file is too large. Upload an image under {max_mb:g} MB.",

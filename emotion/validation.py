@@ -80,7 +80,7 @@ def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_b
     return data
 
 
-def validate_image(source: ImageSource, max_bytes: int = 5 * 2**20, work_max_side: int = WORK_MAX_SIDE) -> ValidatedImage:
+def validate_image(source: ImageSource, max_bytes: int = 20 * 2**20, work_max_side: int = WORK_MAX_SIDE) -> ValidatedImage:
     """Turn any accepted input into a ``ValidatedImage`` or raise ``ImageRejected`` (never anything else)."""
     try:
         if isinstance(source, np.ndarray):

@@ -79,6 +79,8 @@ def large_photo() -> bytes:
 
 def cases() -> dict[str, tuple[bytes, set[str]]]:
     """name → (file bytes, acceptable answers: OK or error codes)."""
+    from emotion.config import Settings  # the default size limit
+
     jpeg = FACE.read_bytes()
     rng = np.random.default_rng(0)
     corrupt = bytearray(jpeg)
@@ -102,7 +104,8 @@ def cases() -> dict[str, tuple[bytes, set[str]]]:
         "png_very_wide_200000x10": (png_with_declared_size(200_000, 10), {"invalid_image"}),
         "png_side_32767": (png_with_declared_size(32_767, 64), {"invalid_image"}),
         "png_bad_crc": (bytes(bad_crc), {"invalid_image"}),
-        "over_5mb": (b"\xff\xd8\xff\xe0" + rng.integers(0, 256, 6 * 2**20, dtype=np.uint8).tobytes(), {"file_too_large"}),
+        "over_the_limit": (b"\xff\xd8\xff\xe0" + rng.integers(0, 256, Settings().max_bytes + 2**20, dtype=np.uint8).tobytes(),
+                           {"file_too_large"}),
         "one_pixel": (_save(Image.new("RGB", (1, 1)), "PNG"), {"image_too_small"}),
         "eight_pixels": (_save(Image.new("RGB", (8, 8), (128, 0, 0)), "PNG"), {"image_too_small"}),
         "blank": (_save(blank, "PNG"), {"no_face_detected"}),

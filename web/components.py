@@ -3,7 +3,8 @@
 ``gr.Image`` decodes what the client sends (``PIL.Image.open`` and a full pixel array) before any handler runs: a
 20 KB PNG that declares 13000×13000 pixels costs gigabytes there, TIFF and BMP slip past our format rules, and a
 file that is not an image ends in Gradio's own error toast. ``ImageBytes`` looks exactly like ``gr.Image`` on the
-page but hands the handler the raw bytes (bounded in size), so every event goes through the same
+page but hands the handler what the client sent, undecoded: the bytes of an inline webcam frame (bounded in size)
+or the path of an uploaded file (read by ``web.uploads.UploadStore``), so every event goes through the same
 ``emotion.validation`` as ``/predict``: size, format by magic bytes and pixel count from the header, before decoding.
 """
 
@@ -16,11 +17,11 @@ import gradio as gr
 from gradio.data_classes import ImageData
 
 from emotion.errors import ImageRejected
-from emotion.validation import read_bytes
 
 
 class ImageBytes(gr.Image):
-    """``gr.Image`` on the page; in the handler ``bytes``, or an ``ImageRejected`` to report, or None."""
+    """``gr.Image`` on the page; in the handler ``bytes`` (inline frame), ``str`` (uploaded file's path), an
+    ``ImageRejected`` to report, or None."""
 
     def __init__(self, *args, max_bytes: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,7 +30,7 @@ class ImageBytes(gr.Image):
     def get_block_name(self) -> str:
         return "image"  # the front end's Image component
 
-    def preprocess(self, payload: ImageData | None) -> bytes | ImageRejected | None:  # type: ignore[override]
+    def preprocess(self, payload: ImageData | None) -> bytes | str | ImageRejected | None:  # type: ignore[override]
         if payload is None:
             return None
         try:
@@ -37,7 +38,7 @@ class ImageBytes(gr.Image):
                 return _data_url_bytes(payload.url, self.max_bytes)
             if not payload.path:
                 return ImageRejected("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
-            return read_bytes(payload.path, self.max_bytes)  # the guard admitted only the upload folder
+            return payload.path  # the guard admitted only the upload folder; the handler reads it (once)
         except ImageRejected as e:
             return e
 

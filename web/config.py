@@ -1,19 +1,18 @@
-"""Server settings: every limit of the HTTP layer in one typed place, read from the environment once at start-up.
+"""Every setting of the server, pipeline included, in one typed place, read from the environment once at start-up.
 
-The pipeline's own settings stay in ``emotion.config.Settings``; ``ServerConfig.from_env`` reads both, so the
-environment is read here and nowhere else in the web layer.
+``ENVIRONMENT`` is the single table of variables: ``ServerConfig.from_env`` reads it, and ``python -m web.config``
+prints it as the Markdown table in docs/API.md (a test keeps the two equal), so documented names, defaults and
+meanings cannot drift from the code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 
 from emotion.config import Settings
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default).strip() or default
 
 
 @dataclass(frozen=True)
@@ -21,22 +20,24 @@ class ServerConfig:
     pipeline: Settings = field(default_factory=Settings)
     host: str = "127.0.0.1"
     port: int = 7860
-    queue_size: int = 64  # Gradio's queue bound, all events together
-    concurrency: int = 2  # photos decoded and classified at once, all events together (bounds memory)
+    queue_size: int = 64
+    concurrency: int = 2
     time_limit_s: int = 20
     session_capacity: int = 200
-    retention_s: float = 30.0  # upload-derived files in Gradio's folder live at most retention + janitor interval
+    retention_s: float = 300.0
     janitor_interval_s: float = 5.0
-    rate_limit_per_minute: int = 30  # one-shot requests per client (photo, snapshot, explain, batch photo)
-    frame_limit_per_minute: int = 900  # live webcam frames per client (15 per second)
-    streams_per_client: int = 2  # live webcam streams one client may hold open
-    streams_total: int = 8  # live webcam streams open at once, all clients
-    events_per_client: int = 4  # one-shot events one client may have waiting or running at once
+    rate_limit_per_minute: int = 30
+    frame_limit_per_minute: int = 900
+    streams_per_client: int = 2
+    streams_total: int = 8
+    events_per_client: int = 4
+    flood_per_minute: int = 1200
+    upload_mb_per_minute: int = 400
     max_batch: int = 20
-    max_json_bytes: int = 64 * 1024  # a request body with no image in it
+    max_json_bytes: int = 64 * 1024
     stream_time_limit_s: int = 120
-    face_view_ttl_s: float = 120.0  # the page's face picker can show a result for this long, or until the tab closes
-    forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-For is trusted (uvicorn's FORWARDED_ALLOW_IPS); "" = none
+    face_view_ttl_s: float = 120.0
+    forwarded_allow_ips: str = ""
     log_level: str = "INFO"
 
     @property
@@ -53,25 +54,95 @@ class ServerConfig:
         """One multipart upload request: a full batch of maximum-size photos plus the multipart envelope."""
         return self.max_batch * (self.max_image_bytes + 16 * 1024)
 
+    @property
+    def retention_window_s(self) -> float:
+        """The longest an upload-derived file stays in Gradio's folder: retention plus one janitor sweep."""
+        return self.retention_s + self.janitor_interval_s
+
     @classmethod
-    def from_env(cls) -> "ServerConfig":
-        d = cls()
-        return cls(
-            pipeline=Settings.from_env(),
-            host=_env("GRADIO_SERVER_NAME", d.host),
-            port=int(_env("GRADIO_SERVER_PORT", str(d.port))),
-            queue_size=int(_env("EMOTION_QUEUE_SIZE", str(d.queue_size))),
-            concurrency=int(_env("EMOTION_CONCURRENCY", str(d.concurrency))),
-            time_limit_s=int(_env("EMOTION_TIME_LIMIT_S", str(d.time_limit_s))),
-            session_capacity=int(_env("EMOTION_SESSION_CAPACITY", str(d.session_capacity))),
-            retention_s=float(_env("EMOTION_RETENTION_S", str(d.retention_s))),
-            janitor_interval_s=float(_env("EMOTION_JANITOR_INTERVAL_S", str(d.janitor_interval_s))),
-            rate_limit_per_minute=int(_env("EMOTION_RATE_LIMIT", str(d.rate_limit_per_minute))),
-            frame_limit_per_minute=int(_env("EMOTION_FRAME_LIMIT", str(d.frame_limit_per_minute))),
-            streams_per_client=int(_env("EMOTION_STREAMS_PER_CLIENT", str(d.streams_per_client))),
-            streams_total=int(_env("EMOTION_STREAMS_TOTAL", str(d.streams_total))),
-            events_per_client=int(_env("EMOTION_EVENTS_PER_CLIENT", str(d.events_per_client))),
-            face_view_ttl_s=float(_env("EMOTION_FACE_VIEW_TTL_S", str(d.face_view_ttl_s))),
-            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", d.forwarded_allow_ips).strip(),
-            log_level=_env("LOG_LEVEL", d.log_level),
-        )
+    def from_env(cls, environ: dict[str, str] | None = None) -> "ServerConfig":
+        environ = os.environ if environ is None else environ
+        values: dict[str, dict] = {"pipeline": {}, "server": {}}
+        for var, part, name, _ in ENVIRONMENT:
+            raw = environ.get(var, "").strip()
+            if raw:
+                values[part][name] = _parse(Settings if part == "pipeline" else cls, name, raw, var)
+        return cls(pipeline=Settings(**values["pipeline"]), **values["server"])
+
+
+# (variable, "pipeline" or "server", field, meaning): the one list of what can be configured.
+ENVIRONMENT: list[tuple[str, str, str, str]] = [
+    ("GRADIO_SERVER_NAME", "server", "host", "address to listen on"),
+    ("GRADIO_SERVER_PORT", "server", "port", "port to listen on"),
+    ("EMOTION_MODEL_PATH", "pipeline", "model_path", "the classifier (ONNX)"),
+    ("EMOTION_CONFIDENCE_THRESHOLD", "pipeline", "confidence_threshold", "below it a face is flagged `is_uncertain`"),
+    ("EMOTION_MAX_FILE_MB", "pipeline", "max_file_mb", "largest photo accepted, in MB"),
+    ("EMOTION_MULTI_FACE", "pipeline", "multi_face", "`all`, `largest` or `error`"),
+    ("EMOTION_MAX_FACES", "pipeline", "max_faces", "faces classified per photo (largest first)"),
+    ("EMOTION_MIN_FACE_SCORE", "pipeline", "min_face_score", "face detection threshold"),
+    ("EMOTION_ORT_THREADS", "pipeline", "ort_threads", "onnxruntime threads per request"),
+    ("EMOTION_RATE_LIMIT", "server", "rate_limit_per_minute", "photos per minute per client, all endpoints and the page "
+                                                              "together (a batch counts each photo; `0` = off)"),
+    ("EMOTION_FRAME_LIMIT", "server", "frame_limit_per_minute", "live webcam frames per minute per client"),
+    ("EMOTION_EVENTS_PER_CLIENT", "server", "events_per_client", "requests one client may have waiting or running at once"),
+    ("EMOTION_STREAMS_PER_CLIENT", "server", "streams_per_client", "live webcam streams one client may hold open"),
+    ("EMOTION_STREAMS_TOTAL", "server", "streams_total", "live webcam streams open at once, all clients"),
+    ("EMOTION_FLOOD_LIMIT", "server", "flood_per_minute", "HTTP requests with a body per minute per client "
+                                                          "(uploads, calls, frames), before anything is parsed"),
+    ("EMOTION_UPLOAD_MB_PER_MINUTE", "server", "upload_mb_per_minute", "megabytes one client may upload per minute"),
+    ("EMOTION_QUEUE_SIZE", "server", "queue_size", "requests waiting beyond this are refused with `busy`"),
+    ("EMOTION_CONCURRENCY", "server", "concurrency", "photos decoded and classified at once, all events together"),
+    ("EMOTION_TIME_LIMIT_S", "server", "time_limit_s", "per-request time limit, seconds"),
+    ("EMOTION_STREAM_TIME_LIMIT_S", "server", "stream_time_limit_s", "longest live webcam stream, seconds"),
+    ("EMOTION_MAX_BATCH", "server", "max_batch", "photos per batch request"),
+    ("EMOTION_RETENTION_S", "server", "retention_s", "what the page shows (annotated photos, heatmaps, CSV) and uploads "
+                                                     "never analysed are deleted this long after they were written; "
+                                                     "analysed uploads go at once"),
+    ("EMOTION_JANITOR_INTERVAL_S", "server", "janitor_interval_s", "how often the deleting runs, seconds"),
+    ("EMOTION_FACE_VIEW_TTL_S", "server", "face_view_ttl_s", "the page's face picker keeps a result this long (or until "
+                                                             "the tab closes), seconds"),
+    ("EMOTION_SESSION_CAPACITY", "server", "session_capacity", "sessions whose state Gradio keeps in memory"),
+    ("FORWARDED_ALLOW_IPS", "server", "forwarded_allow_ips", "proxies whose `X-Forwarded-For` is trusted (comma-separated "
+                                                             "IPs or networks, `*` = any); empty = none"),
+    ("LOG_LEVEL", "server", "log_level", "logging level"),
+]
+
+
+def _parse(owner, name: str, raw: str, var: str):
+    kind = {f.name: f.type for f in dataclasses.fields(owner)}[name]
+    try:
+        return int(raw) if kind == "int" else float(raw) if kind == "float" else raw.lower() if name == "multi_face" else raw
+    except ValueError:
+        raise ValueError(f"{var} must be a number, got {raw!r}") from None
+
+
+def markdown_table() -> str:
+    """The configuration table of docs/API.md, with today's defaults."""
+    d = ServerConfig()
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for var, part, name, meaning in ENVIRONMENT:
+        default = getattr(d.pipeline if part == "pipeline" else d, name)
+        if name == "model_path":
+            default = "models/emotion_classifier.onnx"
+        rows.append(f"| `{var}` | `{default if default != '' else '(empty)'}` | {meaning} |")
+    return "\n".join(rows)
+
+
+BEGIN, END = "<!-- config table: python -m web.config --write docs/API.md -->", "<!-- end of config table -->"
+
+
+def write_into(path: str) -> None:
+    """Replace the table between the markers in ``path`` with today's."""
+    with open(path) as fh:
+        text = fh.read()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    with open(path, "w") as fh:
+        fh.write(f"{head}{BEGIN}\n{markdown_table()}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--write"]:
+        write_into(sys.argv[2])
+    else:
+        sys.stdout.write(markdown_table() + "\n")

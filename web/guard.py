@@ -67,7 +67,8 @@ class RequestGuard:
     def __init__(self, app, *, rules_by_fn: dict[int, EventRule], fn_by_api_name: dict[str, int],
                  read_roots: Iterable[str | os.PathLike], queue_events: Callable[[], Iterable[Any]], queue_size: int,
                  max_json_bytes: int, max_image_json_bytes: int, max_upload_bytes: int, events_per_client: int,
-                 streams_per_client: int, streams_total: int, flood_per_minute: int = 1200):
+                 streams_per_client: int, streams_total: int, flood_per_minute: int = 1200,
+                 body_limits: dict[str, int] | None = None, upload_mb_per_minute: int = 400):
         self.app = app
         self.rules_by_fn, self.fn_by_api_name = rules_by_fn, fn_by_api_name
         self.read_roots = [Path(os.path.realpath(r)) for r in read_roots]
@@ -76,6 +77,8 @@ class RequestGuard:
         self.max_upload_bytes = max_upload_bytes
         self.events_per_client, self.streams_per_client, self.streams_total = events_per_client, streams_per_client, streams_total
         self.flood = RateLimiter(flood_per_minute)
+        self.upload_mb = RateLimiter(upload_mb_per_minute)  # disk written per client: uploads live until read or swept
+        self.body_limits = body_limits or {}  # routes of our own with a larger body (the REST upload)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -101,7 +104,15 @@ class RequestGuard:
         if path.rstrip("/") == f"{API}/upload":
             if length > self.max_upload_bytes:
                 raise Refusal(413, "file_too_large", f"One upload may carry at most {self.max_upload_bytes / 2**20:.0f} MB.")
+            mb = max(1, -(-length // 2**20))
+            if not self.upload_mb.allow(client, cost=mb):
+                raise Refusal(429, "rate_limited", "You have uploaded a lot in the last minute. Please wait and try again.",
+                              self.upload_mb.retry_after(client, cost=mb))
             return receive  # multipart: streamed to disk by Gradio, bounded by the length above
+        if path.rstrip("/") in self.body_limits:
+            if length > self.body_limits[path.rstrip("/")]:
+                raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.body_limits[path.rstrip("/")] / 2**20))
+            return receive  # read by its own route, which knows its format
         limit = self.max_image_json_bytes if (_STREAM_ROUTE.match(path) or self._may_carry_frames(path)) else self.max_json_bytes
         if length > limit:
             raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=limit / 2**20))
@@ -157,14 +168,16 @@ class RequestGuard:
                     raise Refusal(400, "invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
 
     def _readable(self, path: str) -> bool:
-        """True for a regular file inside the upload folder or the example photos (symlinks resolved first)."""
+        """True for a path inside the upload folder or the example photos (symlinks resolved first)."""
         if "\x00" in path or len(path) > 4096:
             return False
         try:
             real = Path(os.path.realpath(path))
         except (OSError, ValueError):
             return False
-        return any(real.is_relative_to(root) for root in self.read_roots) and real.is_file()
+        # A path already read (and deleted) may still be served from memory (web.uploads): absent is fine, anything
+        # there that is not a regular file (a FIFO, a device, a folder) is not.
+        return any(real.is_relative_to(root) for root in self.read_roots) and (real.is_file() or not os.path.lexists(real))
 
     def _check_share(self, rule: EventRule, client: str) -> None:
         if rule.continues:

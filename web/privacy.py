@@ -1,10 +1,10 @@
-"""Zero retention of uploads: a janitor deletes every file in Gradio's temp folder soon after it was written.
+"""Bounded retention: a janitor deletes every file in Gradio's folder older than ``retention_s``.
 
-Gradio stores uploads content-addressed (``<temp>/<sha256>/<name>``), so two requests with the same bytes
-share one file; deleting it as soon as the first is answered would break the second, still queued. Instead,
-every ``interval_s`` the janitor deletes files older than ``retention_s`` (default 30 s, well above the
-per-request time limit) — uploads, Gradio's empty multipart leftovers and the annotated images sent back.
-Nothing is spared: the example photos are served from their own folder (``gr.set_static_paths``), never copied here.
+Uploads leave that folder as soon as they are read (``web.uploads.UploadStore``). What remains there is what the page
+shows back (annotated photos, heatmaps, the batch CSV, which must stay downloadable while the visitor looks at them)
+and uploads nobody analysed; every ``interval_s`` the janitor deletes those older than ``retention_s`` (default
+300 s), plus Gradio's empty multipart leftovers. Nothing is spared: the example photos are served from their own
+folder (``gr.set_static_paths``), never copied here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 log = logging.getLogger("web.privacy")
+EMPTY_LEFTOVER_S = 3.0  # an upload still being written grows (and touches its mtime) within this
 
 
 def gradio_temp_dir() -> Path:
@@ -27,7 +28,7 @@ def gradio_temp_dir() -> Path:
 
 
 class UploadJanitor:
-    def __init__(self, root: str | os.PathLike | None = None, retention_s: float = 30.0, interval_s: float = 5.0):
+    def __init__(self, root: str | os.PathLike | None = None, retention_s: float = 300.0, interval_s: float = 5.0):
         self.root = Path(root).resolve() if root else gradio_temp_dir()
         self.retention_s, self.interval_s = retention_s, interval_s
         self._stop = threading.Event()
@@ -50,7 +51,8 @@ class UploadJanitor:
                 p = Path(dirpath) / name
                 try:
                     st = p.lstat()
-                    if now - st.st_mtime >= self.retention_s:
+                    leftover = Path(dirpath) == self.root and st.st_size == 0  # Gradio's empty multipart temp file
+                    if now - st.st_mtime >= (EMPTY_LEFTOVER_S if leftover else self.retention_s):
                         p.unlink()
                         removed += 1
                         emptied = True

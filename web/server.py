@@ -13,9 +13,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from web.config import ServerConfig
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
+from web.rest import router
 from web.service import EmotionService
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
 from web.ui_text import CSS
+from web.uploads import UploadStore
 
 
 def create_app(service: EmotionService, config: ServerConfig):
@@ -36,9 +38,12 @@ def create_app(service: EmotionService, config: ServerConfig):
     def stats() -> dict:
         return {**service.stats.summary(), "latency_histogram": dict(service.stats.latency_histogram())}
 
-    demo = build_ui(service, config)
-    max_upload = f"{int(service.recognizer.settings.max_file_mb * 3)}mb"  # larger files: refused by Gradio before disk
-    app = gr.mount_gradio_app(api, demo, path="/", max_file_size=max_upload, css=CSS, footer_links=["api"],
+    api.include_router(router(service))
+    uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s)
+    demo = build_ui(service, config, uploads)
+    # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
+    # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
+    app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
                               allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
@@ -49,5 +54,6 @@ def create_app(service: EmotionService, config: ServerConfig):
         read_roots=[gradio_temp_dir(), EXAMPLES_DIR], queue_events=lambda: list(demo._queue.event_ids_to_events.values()),
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,
         max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
-        streams_per_client=config.streams_per_client, streams_total=config.streams_total)
+        streams_per_client=config.streams_per_client, streams_total=config.streams_total,
+        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes})
     return ProxyHeadersMiddleware(guarded, trusted_hosts=config.forwarded_allow_ips or [])

@@ -33,12 +33,14 @@ Progress = Callable[[int, int], None]
 
 class EmotionService:
     def __init__(self, recognizer: EmotionRecognizer, rate_limit_per_minute: int = 30, frame_limit_per_minute: int = 900,
-                 concurrency: int = 2, max_batch: int = 20):
+                 concurrency: int = 2, max_batch: int = 20, max_waiting: int = 64):
         self.recognizer = recognizer
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.frame_limiter = RateLimiter(frame_limit_per_minute)
         self.max_batch = max_batch
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self.max_waiting, self._waiting, self._waiting_lock = max_waiting, 0, threading.Lock()
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
 
@@ -47,8 +49,20 @@ class EmotionService:
             return ErrorResult.of(image.code, image.message)
         if image is None or (isinstance(image, (str, bytes)) and not image):
             return ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
-        with self._slots:  # decode + detect + classify: at most `concurrency` at once
-            return self.recognizer.predict(image, with_cam=with_cam)
+        with self._waiting_lock:
+            if self._waiting >= self.max_waiting + self.concurrency:  # running + waiting: past it, answer busy at once
+                return ErrorResult.of("busy")
+            self._waiting += 1
+        try:
+            with self._slots:  # decode + detect + classify: at most `concurrency` at once, whatever the entry point
+                return self.recognizer.predict(image, with_cam=with_cam)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until ``client`` may send another photo."""
+        return self.limiter.retry_after(client)
 
     def predict_upload(self, image: ImageInput, client: str = "local", with_cam: bool = False) -> Result:
         """One photo (bytes or an uploaded file's path): the per-client limit first, then the pipeline."""

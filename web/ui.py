@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import gradio as gr
 from PIL import Image
 
 from emotion.batch import read_csv
+from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
 from web.components import ImageBytes
 from web.config import ServerConfig
@@ -21,6 +23,7 @@ from web.privacy import gradio_temp_dir
 from web.render import annotate, cam_overlay, verdict_html
 from web.service import EmotionService
 from web.ui_text import ABOUT_MD, DISCLAIMER_MD, INTRO_MD, model_info_md, privacy_md
+from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
@@ -45,8 +48,18 @@ def _data_url(rgb) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
+def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore) -> gr.Blocks:
     threshold = service.recognizer.settings.confidence_threshold
+
+    def load(image, owner: str | None):
+        """An uploaded file's path → its bytes (the file is deleted as it is read); anything else as it came."""
+        if not isinstance(image, str):
+            return image
+        try:
+            return uploads.read(image, owner)
+        except ImageRejected as e:
+            return e
+
     views: ExpiringStore[PredictionResult] = ExpiringStore(config.face_view_ttl_s, config.session_capacity)
     no_picker = gr.update(choices=[], value=None, visible=False)
 
@@ -65,7 +78,7 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
             if session:
                 views.drop(session)
             return None, "", None, no_picker, None, None
-        result = service.predict_upload(image, _client(request), with_cam=True)
+        result = service.predict_upload(load(image, session), _client(request), with_cam=True)
         if session and isinstance(result, PredictionResult) and len(result.faces) > 1:
             views.put(session, result)  # for the face picker: in memory, bounded in time, dropped when the tab closes
         return view(result)
@@ -83,17 +96,19 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
         return verdict, probs, cam, raw
 
     def forget_session(request: gr.Request):
+        """The tab closed: its face-picker result and the photos kept for its Batch tab go."""
         views.drop(_session(request) or "")
+        uploads.forget(_session(request) or "")
 
     def analyse_frame(frame, request: gr.Request):
         if frame is None:  # the camera was cleared
             return None, "", None
-        annotated, verdict, probs, _, _, _ = view(service.predict_frame(frame, _client(request)))
+        annotated, verdict, probs, _, _, _ = view(service.predict_frame(load(frame, None), _client(request)))
         return annotated, verdict, probs
 
     def stream_frame(frame, smoothed, request: gr.Request):
         """Live mode: the view goes back inline (a data URL), so no live frame ever reaches the disk."""
-        result, smoothed = service.stream_frame(frame, smoothed, _client(request))
+        result, smoothed = service.stream_frame(load(frame, None), smoothed, _client(request))
         if isinstance(result, ErrorResult):
             return "", verdict_html(result), None, smoothed
         img = f'<img class="live-view" alt="Faces found" src="{_data_url(annotate(result, threshold))}">'
@@ -101,16 +116,17 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
 
     def api_predict(image_file: str | None, request: gr.Request) -> dict:
         """Emotion of every face in one image file (JPEG, PNG or WebP); the schema is in docs/API.md."""
-        return service.predict_upload(image_file, _client(request)).to_dict()
+        return service.predict_upload(load(image_file, None), _client(request)).to_dict()
 
     def api_explain(image_file: str | None, request: gr.Request) -> dict:
         """As /predict, plus each face's class-activation map (``cam``: rows of heat in [0, 1] over the face crop)."""
-        return service.predict_upload(image_file, _client(request), with_cam=True).to_dict(include_cam=True)
+        return service.predict_upload(load(image_file, None), _client(request), with_cam=True).to_dict(include_cam=True)
 
     def analyse_batch(paths: list[str] | None, request: gr.Request, progress=gr.Progress()):
         """Gallery of annotated photos, a table of every face, and the CSV to download."""
         try:
-            results, csv_text = service.predict_batch([(Path(p).name, p) for p in paths or []], _client(request),
+            session = _session(request)
+            results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths or []], _client(request),
                                                       lambda i, n: progress((i, n), desc="Analysing photos"))
         except ValueError as e:
             raise gr.Error(str(e)) from e
@@ -124,7 +140,7 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
     def api_predict_batch(image_files: list[str] | None, request: gr.Request) -> dict:
         """Several image files at once (at most ``max_batch``): one result per file, in order, plus the CSV of all faces."""
         try:
-            results, csv_text = service.predict_batch([(Path(p).name, p) for p in image_files or []], _client(request))
+            results, csv_text = service.predict_batch([(Path(p).name, load(p, None)) for p in image_files or []], _client(request))
         except ValueError as e:
             return ErrorResult.of("too_many_files", str(e)).to_dict()
         return {"success": True, "results": [{"file": name, **r.to_dict()} for name, r in results], "csv": csv_text}
@@ -189,8 +205,8 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
 
             with gr.Tab("Batch", id="batch"):
                 gr.Markdown(f"Up to {config.max_batch} photos at once: every face in a gallery and in a CSV (file, face, box, emotion, "
-                            f"confidence, 7 probabilities). The CSV is deleted from the server within "
-                            f"{config.retention_s + config.janitor_interval_s:g} s; download it right away.")
+                            f"confidence, 7 probabilities). Results and the CSV stay downloadable for "
+                            f"{math.ceil(config.retention_window_s / 60)} min, then are deleted from the server.")
                 batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input")
                 batch_go = gr.Button("Analyse all", variant="primary", elem_id="batch-go")
                 batch_gallery = gr.Gallery(label="Results", columns=4, height=360)
@@ -213,7 +229,7 @@ def build_ui(service: EmotionService, config: ServerConfig) -> gr.Blocks:
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT_MD)
-                gr.Markdown(privacy_md(config.retention_s + config.janitor_interval_s, config.face_view_ttl_s))
+                gr.Markdown(privacy_md(config.retention_window_s, config.face_view_ttl_s))
                 gr.Markdown(model_info_md(service.info()))
         gr.Markdown(DISCLAIMER_MD)
         demo.unload(forget_session)

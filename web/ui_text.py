@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 INTRO_MD = """# 😄 Facial emotion recognition
 Drop a photo (or use your webcam): every face is boxed and labelled with one of seven emotions
 (angry, disgust, fear, happy, neutral, sad, surprise), with **calibrated** probabilities, so that
@@ -24,10 +26,11 @@ def privacy_md(retention_window_s: float, face_view_ttl_s: float) -> str:
     """What happens to a visitor's photos, with the configured time limits (never typed by hand)."""
     return f"""## Privacy
 Your photo is decoded in memory; its EXIF data (GPS included) is dropped before anything else looks at it.
-The uploaded file, and the annotated pictures sent back to you, are deleted from the server's temporary folder
-within {retention_window_s:g} seconds. The result shown in the Upload tab is kept in memory for the face picker for
-at most {face_view_ttl_s:g} s, and forgotten as soon as you close the tab. Live webcam frames are processed in memory
-and never written to disk. Nothing is logged but timings and error codes: no images, no file names, no face crops.
+The uploaded file is deleted from the server as soon as it has been read. The pictures shown back to you (faces
+boxed, heatmaps, the batch CSV) are deleted within {math.ceil(retention_window_s / 60)} min; the Batch tab keeps its photos in
+memory while your tab is open, so "Analyse all" works again without a re-upload. The result behind the face picker
+is kept for at most {face_view_ttl_s:g} s. Closing the tab forgets both. Live webcam frames are processed in memory and
+never written to disk. Nothing is logged but timings and error codes: no images, no file names, no face crops.
 """
 
 

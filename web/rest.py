@@ -1,0 +1,92 @@
+"""``POST /api/predict``: the plain REST API. One multipart field ``file`` → the same JSON as the Gradio ``/predict``.
+
+The body is bounded by the guard (``Content-Length`` ≤ the photo limit + 64 KB) before it is read, then parsed in
+memory with python-multipart's streaming parser: unlike FastAPI's ``UploadFile``, which spools to a temporary file,
+nothing of the request is ever written to disk. The HTTP status says what happened; the body is always the result
+or error JSON.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from emotion.errors import ImageRejected
+from emotion.result import ErrorResult
+from web.service import EmotionService
+
+STATUS = {"invalid_image": 400, "invalid_request": 400, "file_too_large": 413, "too_many_files": 413,
+          "unsupported_format": 415, "no_face_detected": 422, "multiple_faces": 422, "image_too_small": 422,
+          "rate_limited": 429, "busy": 503, "timeout": 503, "internal_error": 500}
+
+
+def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | None:
+    """The bytes of the multipart field ``field`` (the first one of that name), or None when there is none."""
+    ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise ImageRejected("invalid_request", "Send the photo as multipart/form-data in a field named 'file' "
+                                               "(curl -F file=@face.jpg …).")
+    parts: list[tuple[bytes, bytearray]] = []
+    header: dict[str, bytes] = {"field": b"", "value": b""}
+    names: list[bytes] = []
+
+    def on_header_field(data, start, end):
+        header["field"] += data[start:end]
+
+    def on_header_value(data, start, end):
+        header["value"] += data[start:end]
+
+    def on_header_end():
+        if header["field"].lower() == b"content-disposition":
+            names.append(parse_options_header(header["value"])[1].get(b"name", b""))
+        header["field"], header["value"] = b"", b""
+
+    def on_part_begin():
+        parts.append((b"", bytearray()))
+
+    def on_headers_finished():
+        parts[-1] = (names[-1] if names else b"", parts[-1][1])
+
+    def on_part_data(data, start, end):
+        parts[-1][1].extend(data[start:end])
+
+    parser = MultipartParser(boundary, {"on_header_field": on_header_field, "on_header_value": on_header_value,
+                                        "on_header_end": on_header_end, "on_part_begin": on_part_begin,
+                                        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception as e:  # noqa: BLE001 - python-multipart raises several types for a malformed body
+        raise ImageRejected("invalid_request", "The multipart body could not be parsed.") from e
+    for name, data in parts:
+        if name == field.encode():
+            return bytes(data)
+    return None
+
+
+def router(service: EmotionService) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/api/predict", summary="Emotion of every face in one photo",
+              responses={c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))})
+    async def predict(request: Request, explain: bool = Query(False, description="add each face's heatmap (cam)")):
+        """Multipart field ``file``: a JPEG, PNG or WebP photo. Answers the result JSON of docs/API.md."""
+        client = request.client.host if request.client else "unknown"
+        try:
+            data = file_field(await request.body(), request.headers.get("content-type", ""))
+            if data is None:
+                raise ImageRejected("invalid_request", "No field named 'file' in the form (curl -F file=@face.jpg …).")
+        except ImageRejected as e:
+            result = ErrorResult.of(e.code, e.message)
+        else:
+            result = await anyio.to_thread.run_sync(lambda: service.predict_upload(data, client, with_cam=explain))
+        status = 200 if result.success else STATUS.get(result.error, 400)
+        headers = {}
+        if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
+            headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
+        return JSONResponse(result.to_dict(include_cam=explain), status_code=status, headers=headers)
+
+    return api

@@ -1,0 +1,107 @@
+"""Uploaded photos leave the disk as soon as they are read; their bytes stay in memory only as long as needed.
+
+Gradio writes every upload to its folder, content-addressed (``<folder>/<sha256>/<name>``): two clients sending the
+same bytes share one file. ``UploadStore.read`` reads a file (bounded), deletes it at once, and keeps the bytes in
+memory:
+
+- for an API call (no owner), ``linger_s`` (5 s): a second request naming the same shared file still gets it;
+- for a page session (owner = Gradio's session hash), until the tab closes (``forget``) or ``owner_ttl_s``: the
+  Batch tab keeps listing its photos, and "Analyse all" must work again a minute later without a re-upload.
+
+Memory is capped (``max_bytes`` in all; the oldest entries go first), so the worst case is a re-upload, never growth.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from emotion.errors import ImageRejected
+from emotion.validation import read_bytes
+
+GONE = ("This photo is no longer on the server (photos are deleted once analysed, and kept in memory only while "
+        "your page is open). Add it again.")
+
+
+@dataclass
+class _Entry:
+    data: bytes
+    owner: str | None
+    at: float
+
+
+class UploadStore:
+    def __init__(self, root: str | os.PathLike, max_file_bytes: int, linger_s: float = 5.0, owner_ttl_s: float = 600.0,
+                 max_bytes: int = 256 * 2**20, clock: Callable[[], float] = time.monotonic):
+        self.root = Path(os.path.realpath(root))
+        self.max_file_bytes, self.linger_s, self.owner_ttl_s, self.max_bytes = max_file_bytes, linger_s, owner_ttl_s, max_bytes
+        self.clock = clock
+        self._items: OrderedDict[str, _Entry] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def read(self, path: str | os.PathLike, owner: str | None = None) -> bytes:
+        """The bytes of an uploaded file; the file is deleted as soon as it has been read."""
+        key = os.path.realpath(path)
+        if not Path(key).is_relative_to(self.root):
+            raise ImageRejected("invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
+        if not os.path.lexists(key):  # read and deleted already: the bytes may still be held in memory
+            with self._lock:
+                self._expire()
+                entry = self._items.get(key)
+                if entry is None:
+                    raise ImageRejected("invalid_image", GONE)
+                if owner is not None and entry.owner is None:  # a page now relies on it: keep it for the session
+                    entry.owner, entry.at = owner, self.clock()
+                return entry.data
+        try:  # on disk (again: the same bytes uploaded anew land on the same path): read it and delete it
+            data = read_bytes(key, self.max_file_bytes)  # raises ImageRejected (too large, not a regular file, unreadable)
+        finally:
+            _unlink(key)  # refused or not, it has been dealt with
+        with self._lock:
+            previous = self._items.get(key)
+            self._put(key, _Entry(data, owner or (previous.owner if previous else None), self.clock()))
+        return data
+
+    def forget(self, owner: str) -> None:
+        """The page session ended: drop its photos from memory."""
+        with self._lock:
+            for key in [k for k, e in self._items.items() if e.owner == owner]:
+                self._drop(key)
+
+    @property
+    def bytes_held(self) -> int:
+        with self._lock:
+            self._expire()
+            return self._size
+
+    def _put(self, key: str, entry: _Entry) -> None:
+        if key in self._items:
+            self._drop(key)
+        if len(entry.data) > self.max_bytes:
+            return
+        self._items[key] = entry
+        self._size += len(entry.data)
+        while self._size > self.max_bytes:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: str) -> None:
+        self._size -= len(self._items.pop(key).data)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for key in [k for k, e in self._items.items() if now - e.at >= (self.owner_ttl_s if e.owner else self.linger_s)]:
+            self._drop(key)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))  # Gradio's per-upload folder, when it is now empty
+    except OSError:
+        pass
