@@ -25,7 +25,8 @@ def main() -> None:
     config = ServerConfig.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = EmotionService(EmotionRecognizer(settings=config.pipeline), config.rate_limit_per_minute,
-                             config.frame_limit_per_minute, config.concurrency, config.max_batch, config.queue_size)
+                             config.frame_limit_per_minute, config.concurrency, config.max_batch, config.queue_size,
+                             config.batch_photos_per_minute)
     app = create_app(service, config)
     UploadJanitor(retention_s=config.retention_s, interval_s=config.janitor_interval_s).start()
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", proxy_headers=False,

@@ -52,7 +52,7 @@ def test_rate_limit_applies_per_client(recognizer):
 
 
 def test_a_batch_is_counted_per_photo_and_refused_whole(recognizer):
-    s = EmotionService(recognizer, rate_limit_per_minute=3)
+    s = EmotionService(recognizer, rate_limit_per_minute=3, batch_photos_per_minute=3)
     photos = [(n, (EXAMPLES / n).read_bytes()) for n in ("astronaut.jpg", "chelsea.jpg")]
     assert [r.success for _, r in s.predict_batch(photos, client="a")[0]] == [True, False]
     results, text = s.predict_batch(photos, client="a")  # 2 more would make 4 > 3: the whole batch waits

@@ -28,6 +28,7 @@ class ServerConfig:
     janitor_interval_s: float = 5.0
     rate_limit_per_minute: int = 30
     frame_limit_per_minute: int = 900
+    batch_photos_per_minute: int = 100
     streams_per_client: int = 2
     streams_total: int = 8
     events_per_client: int = 4
@@ -81,8 +82,10 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("EMOTION_MAX_FACES", "pipeline", "max_faces", "faces classified per photo (largest first)"),
     ("EMOTION_MIN_FACE_SCORE", "pipeline", "min_face_score", "face detection threshold"),
     ("EMOTION_ORT_THREADS", "pipeline", "ort_threads", "onnxruntime threads per request"),
-    ("EMOTION_RATE_LIMIT", "server", "rate_limit_per_minute", "photos per minute per client, all endpoints and the page "
-                                                              "together (a batch counts each photo; `0` = off)"),
+    ("EMOTION_RATE_LIMIT", "server", "rate_limit_per_minute", "single photos per minute per client, all endpoints and "
+                                                              "the page together (`0` = off)"),
+    ("EMOTION_BATCH_PHOTO_LIMIT", "server", "batch_photos_per_minute", "photos per minute per client in batches "
+                                                                       "(a batch is one request with this allowance)"),
     ("EMOTION_FRAME_LIMIT", "server", "frame_limit_per_minute", "live webcam frames per minute per client"),
     ("EMOTION_EVENTS_PER_CLIENT", "server", "events_per_client", "requests one client may have waiting or running at once"),
     ("EMOTION_STREAMS_PER_CLIENT", "server", "streams_per_client", "live webcam streams one client may hold open"),

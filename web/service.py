@@ -33,10 +33,11 @@ Progress = Callable[[int, int], None]
 
 class EmotionService:
     def __init__(self, recognizer: EmotionRecognizer, rate_limit_per_minute: int = 30, frame_limit_per_minute: int = 900,
-                 concurrency: int = 2, max_batch: int = 20, max_waiting: int = 64):
+                 concurrency: int = 2, max_batch: int = 20, max_waiting: int = 64, batch_photos_per_minute: int = 100):
         self.recognizer = recognizer
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.frame_limiter = RateLimiter(frame_limit_per_minute)
+        self.batch_limiter = RateLimiter(batch_photos_per_minute)  # a batch is one request with its own photo allowance
         self.max_batch = max_batch
         self.concurrency = max(1, concurrency)
         self._slots = threading.BoundedSemaphore(self.concurrency)
@@ -73,12 +74,13 @@ class EmotionService:
     def predict_batch(self, images: list[tuple[str, ImageInput]] | None, client: str = "local",
                       progress: Progress | None = None) -> tuple[list[tuple[str, Result]], str]:
         """Up to ``max_batch`` (name, image) pairs → (name, result) pairs and the CSV of all faces. One limit token
-        per photo, taken for the whole batch up front: a batch is answered whole or refused whole."""
+        per photo from the batch allowance (separate from single photos), taken for the whole batch up front: a batch
+        is answered whole or refused whole, with how long to wait."""
         images = list(images or [])
         if len(images) > self.max_batch:
             raise ValueError(f"At most {self.max_batch} photos per batch; you sent {len(images)}.")
-        if images and not self.limiter.allow(client, cost=len(images)):
-            limited = self._limited(self.limiter, client, cost=len(images))
+        if images and not self.batch_limiter.allow(client, cost=len(images)):
+            limited = self._limited(self.batch_limiter, client, cost=len(images))
             self._record(limited)
             return [(name, limited) for name, _ in images], to_csv(r for name, _ in images for r in csv_rows(name, limited))
         out, rows = [], []

@@ -129,7 +129,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths or []], _client(request),
                                                       lambda i, n: progress((i, n), desc="Analysing photos"))
         except ValueError as e:
-            raise gr.Error(str(e)) from e
+            raise gr.Error(str(e), print_exception=False) from e
+        if results and all(isinstance(r, ErrorResult) and r.error == "rate_limited" for _, r in results):
+            raise gr.Error(results[0][1].message, title="Please wait", print_exception=False)  # the whole batch waits: say so, once
         gallery = [(annotate(r, threshold), f"{name}: " + ", ".join(f.emotion for f in r.faces)) for name, r in results if r.success]
         fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
         with os.fdopen(fd, "w") as fh:
