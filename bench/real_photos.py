@@ -23,7 +23,7 @@ from sklearn.metrics import confusion_matrix, f1_score, recall_score
 from tqdm import tqdm
 
 from bench.group_photo import GroupPhoto, make_group_photo, match
-from emotion import EmotionRecognizer, PredictionResult
+from emotion import EmotionRecognizer, PredictionResult, Settings
 from emotion.classes import CLASSES
 from emotion.faces import STRATEGIES, FaceDetector
 from emotion.validation import validate_image
@@ -224,16 +224,19 @@ def main() -> None:
     p.add_argument("--strategies", default="full,multi", help="detectors to run end to end (emotion.faces.STRATEGIES)")
     p.add_argument("--limit", type=int, default=0, help="every n-th photo only (0: all), for a quick look")
     p.add_argument("--no-steps", action="store_true", help="skip the per-step detection table")
+    p.add_argument("--model", default="accurate", help="the classifier: a name (accurate, fast) or an ONNX file")
     a = p.parse_args()
+    models = (a.model,) if a.model in Settings().model_paths else {Path(a.model).stem: a.model}
     photos = load_photos(a.data)
     if not photos:
         raise SystemExit(f"no labelled photos under {a.data}")
     if a.limit:
         photos = photos[:: a.limit]
     strategies = [s for s in a.strategies.split(",") if s]
-    recs = {s: EmotionRecognizer(strategy=s) for s in (STRATEGIES if not a.no_steps else strategies)}
+    recs = {s: EmotionRecognizer(strategy=s, models=models) for s in (STRATEGIES if not a.no_steps else strategies)}
     print(f"# Real photos: {a.data.name}, {len(photos)} photos\n")
-    print(f"`python -m bench.real_photos --data {a.data}` — model {recs[strategies[0]].classifier.path.name}; the largest face of "
+    model_arg = f" --model {a.model}" if a.model != "accurate" else ""
+    print(f"`python -m bench.real_photos --data {a.data}{model_arg}` — model {recs[strategies[0]].classifier.path.name}; the largest face of "
           "each photo is scored; `full` is the detector before issue 11 (full-range model only), `multi` the default.")
     for s in strategies:
         print_summaries(s, by_dataset(run(recs[s], photos, s)))

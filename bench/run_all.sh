@@ -9,4 +9,5 @@ $PY -m bench.webcam --frames 300          2>/dev/null | tee bench/results/webcam
 $PY -m bench.load --clients 16 --requests 2000 2>/dev/null | tee bench/results/load.md
 $PY -m bench.compare_fer --data ../shared/fer2013 2>/dev/null | tee bench/results/compare_fer.md
 $PY -m bench.real_photos --data ../shared/expressions_dev 2>/dev/null | tee bench/results/real_photos.md
+$PY -m bench.compare_models --data ../shared/fer2013 --photos ../shared/expressions_dev 2>/dev/null | tee bench/results/compare_models.md
 $PY -m bench.bulk --photos 150 --workers 1 2 --ray 2>/dev/null | tee bench/results/bulk.md

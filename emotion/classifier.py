@@ -14,6 +14,10 @@ import numpy as np
 import onnxruntime as ort
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "emotion_classifier.onnx"
+# The int8, no-TTA model made from the one above by ``python -m train.quantize`` (see docs/MODEL_CARD.md).
+FAST_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("emotion_classifier_fast.onnx")
+# The models a caller can choose by name; the first is the default.
+MODEL_NAMES = ("accurate", "fast")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

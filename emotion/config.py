@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from emotion.classifier import DEFAULT_MODEL_PATH
+from emotion.classifier import DEFAULT_MODEL_PATH, FAST_MODEL_PATH
 
 MULTI_FACE_POLICIES = ("all", "largest", "error")
 
@@ -16,7 +16,8 @@ def _env(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    model_path: str = str(DEFAULT_MODEL_PATH)
+    model_path: str = str(DEFAULT_MODEL_PATH)  # the "accurate" model, the default
+    fast_model_path: str = str(FAST_MODEL_PATH)  # the "fast" model (loaded only when a recognizer asks for it)
     confidence_threshold: float = 0.6  # below this a prediction is flagged is_uncertain
     max_file_mb: float = 20.0  # phone photos are 3–12 MB; JPEGs decode at reduced size, so size costs little
     multi_face: str = "all"  # all | largest | error
@@ -36,13 +37,19 @@ class Settings:
     def max_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    @property
+    def model_paths(self) -> dict[str, str]:
+        """Model name → ONNX file, for ``EmotionRecognizer(models=...)``."""
+        return {"accurate": self.model_path, "fast": self.fast_model_path}
+
     @classmethod
     def from_env(cls) -> "Settings":
-        """EMOTION_MODEL_PATH, EMOTION_CONFIDENCE_THRESHOLD, EMOTION_MAX_FILE_MB, EMOTION_MULTI_FACE,
+        """EMOTION_MODEL_PATH, EMOTION_FAST_MODEL_PATH, EMOTION_CONFIDENCE_THRESHOLD, EMOTION_MAX_FILE_MB, EMOTION_MULTI_FACE,
         EMOTION_MAX_FACES, EMOTION_MIN_FACE_SCORE, EMOTION_ORT_THREADS."""
         d = cls()
         return cls(
             model_path=_env("EMOTION_MODEL_PATH", d.model_path),
+            fast_model_path=_env("EMOTION_FAST_MODEL_PATH", d.fast_model_path),
             confidence_threshold=float(_env("EMOTION_CONFIDENCE_THRESHOLD", str(d.confidence_threshold))),
             max_file_mb=float(_env("EMOTION_MAX_FILE_MB", str(d.max_file_mb))),
             multi_face=_env("EMOTION_MULTI_FACE", d.multi_face).lower(),

@@ -11,7 +11,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -54,15 +54,50 @@ class Detection:
 
 
 class EmotionRecognizer:
-    """Load once, call ``predict`` many times (thread-safe)."""
+    """Load once, call ``predict`` many times (thread-safe).
+
+    One face detector, one or more classifiers chosen by name: ``EmotionRecognizer()`` holds only ``"accurate"``
+    (``settings.model_path``); ``EmotionRecognizer(models=("accurate", "fast"))`` holds both (files from
+    ``settings.model_paths``) and ``predict(image, model="fast")`` picks one. The first model is the default."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, settings: Settings | None = None,
-                 strategy: str = DEFAULT_STRATEGY):
+                 strategy: str = DEFAULT_STRATEGY,
+                 models: Sequence[str] | Mapping[str, str | os.PathLike] | None = None):
         """``strategy``: which detection steps run (``emotion.faces.STRATEGIES``; ``"full"`` is the detector before
-        issue 11, kept so the benches measure before and after in one run)."""
+        issue 11, kept so the benches measure before and after in one run). ``models``: names (files from
+        ``settings.model_paths``) or name → ONNX file; default ``("accurate",)``, whose file ``model_path`` overrides."""
         self.settings = settings or Settings.from_env()
-        self.classifier = OnnxEmotionClassifier(model_path or self.settings.model_path, threads=self.settings.ort_threads)
+        paths = dict(self.settings.model_paths)
+        if model_path is not None:
+            paths["accurate"] = str(model_path)
+        if models is None:
+            models = ("accurate",)
+        if not isinstance(models, Mapping):
+            unknown = [m for m in models if m not in paths]
+            if unknown:
+                raise ValueError(f"unknown model {unknown[0]!r}: known names are {tuple(paths)} (or pass name → file)")
+            models = {m: paths[m] for m in models}
+        if not models:
+            raise ValueError("at least one model is needed")
+        self.classifiers: dict[str, OnnxEmotionClassifier] = {
+            name: OnnxEmotionClassifier(path, threads=self.settings.ort_threads) for name, path in models.items()}
+        self.default_model: str = next(iter(self.classifiers))
+        self.classifier = self.classifiers[self.default_model]  # the default one (kept for callers of one model)
         self.finder = FaceFinder(min_score=self.settings.min_face_score, strategy=strategy)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The models this recognizer holds, the default first."""
+        return tuple(self.classifiers)
+
+    def classifier_for(self, model: str | None = None) -> OnnxEmotionClassifier:
+        """The classifier called ``model`` (None: the default); ``ValueError`` for a name it does not hold."""
+        if model is None:
+            return self.classifier
+        try:
+            return self.classifiers[model]
+        except KeyError:
+            raise ValueError(f"unknown model {model!r}: this recognizer holds {self.model_names}") from None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -72,14 +107,18 @@ class EmotionRecognizer:
     def metadata(self) -> dict:
         return self.classifier.metadata
 
-    def classify_faces(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+    def classify_faces(self, faces: Sequence[np.ndarray], model: str | None = None) -> np.ndarray:
         """Probabilities (N, 7), rows summing to 1, for already-cropped faces (uint8 grey H×W or RGB H×W×3)."""
+        clf = self.classifier_for(model)
         if len(faces) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
-        return self.classifier.probabilities(preprocess_faces(faces, self.classifier.input_size))
+            return np.zeros((0, len(clf.classes)), np.float32)
+        return clf.probabilities(preprocess_faces(faces, clf.input_size))
 
-    def predict(self, image: ImageSource, with_cam: bool = False) -> PredictionResult | ErrorResult:
-        """Every face in ``image`` with its emotion; an ``ErrorResult`` (never an exception) for bad input."""
+    def predict(self, image: ImageSource, with_cam: bool = False, model: str | None = None) -> PredictionResult | ErrorResult:
+        """Every face in ``image`` with its emotion, from the classifier called ``model`` (None: the default); an
+        ``ErrorResult`` (never an exception) for bad input. An unknown ``model`` is the caller's mistake: ValueError."""
+        clf = self.classifier_for(model)
+        name = model or self.default_model
         t0 = time.perf_counter()
         try:
             img = validate_image(image, self.settings.max_bytes)
@@ -94,7 +133,7 @@ class EmotionRecognizer:
             if self.settings.multi_face == "largest":
                 faces = faces[:1]
             faces = faces[: self.settings.max_faces]
-            results = self._classify(img, faces, with_cam, found.detail)
+            results = self._classify(img, faces, with_cam, found.detail, clf)
             t3 = time.perf_counter()
         except ImageRejected as e:
             log.info("rejected: %s", e.code)
@@ -103,7 +142,7 @@ class EmotionRecognizer:
             log.exception("internal error: %s", type(e).__name__)
             return ErrorResult.of("internal_error")
         timings = {"decode": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
-        return PredictionResult(results, (t3 - t0) * 1e3, img.original_size, timings, image=img.rgb, scale=img.scale)
+        return PredictionResult(results, (t3 - t0) * 1e3, img.original_size, timings, image=img.rgb, scale=img.scale, model=name)
 
     def detect(self, img: ValidatedImage, source: ImageSource | None = None) -> Detection:
         """Faces in the working copy's pixels: the whole-frame look, then, unless a face fills the frame, tiles of
@@ -153,23 +192,25 @@ class EmotionRecognizer:
             return NO_FACE_MESSAGES["tiles"].format(px=math.ceil(MIN_FOUND_FACE_PX * img.original_size[0] / searched_w / 10) * 10)
         return NO_FACE_MESSAGES["whole"]
 
-    def _classify(self, img: ValidatedImage, faces: list[Face], with_cam: bool, detail: np.ndarray | None = None) -> list[FaceResult]:
+    def _classify(self, img: ValidatedImage, faces: list[Face], with_cam: bool, detail: np.ndarray | None = None,
+                  classifier: OnnxEmotionClassifier | None = None) -> list[FaceResult]:
         """Crops from the sharpest copy at hand (a 20 px face of the working copy is 40 px in the detail copy)."""
+        clf = classifier or self.classifier
         if detail is not None:
             s, size = detail.shape[1] / img.rgb.shape[1], (detail.shape[1], detail.shape[0])
             crops = [crop_face(detail, face.mapped(s, size).box) for face in faces]
         else:
             crops = [crop_face(img.rgb, face.box) for face in faces]
-        x = preprocess_faces(crops, self.classifier.input_size)
+        x = preprocess_faces(crops, clf.input_size)
         if with_cam:
-            logits, cams = self.classifier.logits_and_cam(x)
+            logits, cams = clf.logits_and_cam(x)
         else:
-            logits, cams = self.classifier.logits(x), None
-        probs = self.classifier.calibrate(logits)
+            logits, cams = clf.logits(x), None
+        probs = clf.calibrate(logits)
         out = []
         h, w = img.rgb.shape[:2]
         for i, face in enumerate(faces):
-            p = {c: float(v) for c, v in zip(self.classes, probs[i])}
+            p = {c: float(v) for c, v in zip(clf.classes, probs[i])}
             cam = _normalise_cam(cams[i, int(probs[i].argmax())]) if cams is not None else None
             out.append(FaceResult(_scale_box(face.box, img.scale, round(w * img.scale), round(h * img.scale)), face.score, p,
                                   bool(probs[i].max() < self.settings.confidence_threshold), cam))

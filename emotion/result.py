@@ -47,6 +47,7 @@ class PredictionResult:
     # The validated working copy and its scale (original px per working px), for drawing; never serialised.
     image: np.ndarray | None = field(default=None, repr=False)
     scale: float = 1.0
+    model: str = "accurate"  # which classifier answered ("accurate" or "fast"; emotion.classifier.MODEL_NAMES)
 
     def to_dict(self, include_cam: bool = False) -> dict[str, Any]:
         top = self.faces[0]
@@ -54,7 +55,7 @@ class PredictionResult:
                 "probabilities": {k: round(v, 4) for k, v in top.probabilities.items()},
                 "faces": [f.to_dict(include_cam) for f in self.faces], "face_count": len(self.faces),
                 "image_size": list(self.image_size), "inference_time_ms": round(self.inference_time_ms, 2),
-                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}}
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "model": self.model}
 
 
 @dataclass

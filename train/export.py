@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     clf = OnnxEmotionClassifier(out)
     n = min(a.parity_images, len(x_val))
-    ort_logits = np.concatenate([clf.logits(x_val[i:i + 64]) for i in range(0, n, 64)])
+    ort_logits = np.concatenate([clf.logits(x_val[i:min(i + 64, n)]) for i in range(0, n, 64)])
     delta = float(np.abs(ort_logits - logits[:n]).max())
     same = bool((ort_logits.argmax(1) == logits[:n].argmax(1)).all())
     size_mb = out.stat().st_size / 1e6
