@@ -16,6 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     import uvicorn
 
+    from pathlib import Path
+
     from emotion.recognizer import EmotionRecognizer
     from web.config import ServerConfig
     from web.privacy import UploadJanitor
@@ -24,7 +26,8 @@ def main() -> None:
 
     config = ServerConfig.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = EmotionService(EmotionRecognizer(settings=config.pipeline), config.rate_limit_per_minute,
+    models = [m for m, path in config.pipeline.model_paths.items() if m == "accurate" or Path(path).is_file()]
+    service = EmotionService(EmotionRecognizer(settings=config.pipeline, models=models), config.rate_limit_per_minute,
                              config.frame_limit_per_minute, config.concurrency, config.max_batch, config.queue_size,
                              config.batch_photos_per_minute)
     app = create_app(service, config)

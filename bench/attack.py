@@ -11,6 +11,7 @@ enough that only the attack itself can refuse the victim.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import subprocess
 import tempfile
 import threading
@@ -28,7 +29,7 @@ from bench.server import ROOT, running_app
 
 ASTRONAUT = ASTRONAUT_PATH.read_bytes()
 ATTACKER, VICTIM = "10.66.0.1", "10.77.0.1"
-FNS: dict[str, dict[str, int]] = {}  # server URL → its event indices, read once before the attack
+FNS: dict[str, Wire] = {}  # server URL → a client that has read its events once, before the attack
 
 
 def _victim_ok(url: str, tries: int = 3) -> str:
@@ -36,7 +37,7 @@ def _victim_ok(url: str, tries: int = 3) -> str:
     ok = 0
     for _ in range(tries):
         try:
-            result = Wire(url, VICTIM, FNS[url], timeout=10).predict_file("face.jpg", ASTRONAUT)
+            result = replace(FNS[url], ip=VICTIM, timeout=10).predict_file("face.jpg", ASTRONAUT)
         except httpx.HTTPError:
             result = None
         ok += bool(result and result.get("success"))
@@ -44,7 +45,7 @@ def _victim_ok(url: str, tries: int = 3) -> str:
 
 
 def file_by_path(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER, FNS[url])
+    wire = replace(FNS[url], ip=ATTACKER)
     r = wire.post("/gradio_api/call/predict", {"data": [path_entry("/etc/passwd")]}, timeout=5)
     opened = "refused unread" if r.status == 400 else "opened /etc/passwd"
     threading.Thread(target=wire.post, args=("/gradio_api/call/predict", {"data": [path_entry("/dev/zero")]}, 30),
@@ -56,9 +57,9 @@ def file_by_path(url: str, tmp: Path) -> str:
 def pixel_bombs(url: str, tmp: Path) -> str:
     bomb, big = data_url(bomb_png(13000)), bomb_png(9400)
     with ThreadPoolExecutor(8) as pool:
-        jobs = [pool.submit(Wire(url, f"10.66.1.{i}", FNS[url]).run, "analyse_frame", [bomb], None, 60) for i in range(2)]
-        jobs += [pool.submit(Wire(url, f"10.66.2.{i}", FNS[url]).run, "stream_frame", [bomb, None], None, 20) for i in range(2)]
-        jobs += [pool.submit(Wire(url, f"10.66.3.{i}", FNS[url], timeout=60).predict_file, "big.png", big) for i in range(4)]
+        jobs = [pool.submit(replace(FNS[url], ip=f"10.66.1.{i}").run, "analyse_frame", [bomb], None, 60) for i in range(2)]
+        jobs += [pool.submit(replace(FNS[url], ip=f"10.66.2.{i}").run, "stream_frame", [bomb, None], None, 20) for i in range(2)]
+        jobs += [pool.submit(replace(FNS[url], ip=f"10.66.3.{i}", timeout=60).predict_file, "big.png", big) for i in range(4)]
         for j in jobs:
             try:
                 j.result(timeout=90)
@@ -68,7 +69,7 @@ def pixel_bombs(url: str, tmp: Path) -> str:
 
 
 def stream_joins(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER, FNS[url])
+    wire = replace(FNS[url], ip=ATTACKER)
     frame = data_url(ASTRONAUT, "image/jpeg")
     joined = sum(wire.join("stream_frame", [frame, None])[0].status == 200 for _ in range(66))
     return f"{joined}/66 stream joins accepted"
@@ -109,7 +110,7 @@ def big_bodies(url: str, tmp: Path) -> str:
 
 
 def live_frames_on_disk(url: str, tmp: Path) -> str:
-    wire = Wire(url, ATTACKER, FNS[url])
+    wire = replace(FNS[url], ip=ATTACKER)
     folder = tmp / "gradio"
     before = {p for p in folder.rglob("*") if p.is_file()}
     frames = [data_url(encode(_shifted(i), "JPEG", quality=90), "image/jpeg") for i in range(101)]  # a camera: every frame differs
@@ -121,8 +122,7 @@ def live_frames_on_disk(url: str, tmp: Path) -> str:
     with httpx.stream("GET", f"{url}/gradio_api/queue/data?session_hash={session}", timeout=60) as r:
         for line in r.iter_lines():
             if '"process_streaming"' in line and sent < 100:
-                wire.post(f"/gradio_api/stream/{event_id}", {"data": [frames[sent + 1], None], "fn_index": wire.fns["stream_frame"],
-                                                             "session_hash": session})
+                wire.frame(event_id, session, frames[sent + 1])
                 sent += 1
             elif sent >= 100:
                 httpx.post(f"{url}/gradio_api/stream/{event_id}/close", timeout=5)
@@ -138,7 +138,7 @@ def _shifted(i: int) -> Image.Image:
 
 
 def bad_fn_index(url: str, tmp: Path) -> str:
-    r = Wire(url, ATTACKER, FNS[url]).post("/gradio_api/queue/join", {"data": [], "fn_index": 9999, "session_hash": "s"})
+    r = replace(FNS[url], ip=ATTACKER).post("/gradio_api/queue/join", {"data": [], "fn_index": 9999, "session_hash": "s"})
     return f"HTTP {r.status}"
 
 
@@ -157,7 +157,7 @@ def run(app_dir: Path, label: str, names: list[str]) -> list[str]:
             (tmp_path / "gradio").mkdir()
             with running_app(tmp_path / "gradio", tmp_path / "server.log", app_dir=app_dir, FORWARDED_ALLOW_IPS="127.0.0.1",
                              EMOTION_RATE_LIMIT="10000") as (url, proc, _):
-                FNS[url] = Wire(url).fns
+                FNS[url] = Wire(url)
                 with watch(url, proc.pid) as seen:
                     try:
                         what = ATTACKS[name](url, tmp_path)

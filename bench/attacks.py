@@ -85,11 +85,13 @@ class Wire:
     ip: str | None = None
     fns: dict[str, int] = field(default_factory=dict)
     timeout: float = 30.0
+    arity: dict[int, int] = field(default_factory=dict)  # event index → how many inputs it takes
 
     def __post_init__(self):
         if not self.fns:
             config = httpx.get(self.url + "/config", timeout=10).json()
             self.fns = {d.get("api_name"): d["id"] for d in config["dependencies"] if d.get("api_name")}
+            self.arity = {d["id"]: len(d.get("inputs", [])) for d in config["dependencies"]}
 
     @property
     def headers(self) -> dict:
@@ -107,9 +109,18 @@ class Wire:
             parsed = r.text
         return Reply(r.status_code, parsed, dict(r.headers), time.perf_counter() - t0)
 
+    def inputs(self, fn: str, data: list) -> list:
+        """``data`` padded with None to the event's number of inputs: inputs left out take their defaults."""
+        return list(data) + [None] * (self.arity.get(self.fns[fn], len(data)) - len(data))
+
+    def frame(self, event_id: str, session: str, frame: dict) -> Reply:
+        """The next frame of an open live stream."""
+        return self.post(f"/gradio_api/stream/{event_id}", {"data": self.inputs("stream_frame", [frame, None]),
+                                                            "fn_index": self.fns["stream_frame"], "session_hash": session})
+
     def join(self, fn: str, data: list, session: str | None = None) -> tuple[Reply, str]:
         session = session or uuid.uuid4().hex[:12]
-        body = {"data": data, "fn_index": self.fns[fn], "session_hash": session, "event_data": None, "trigger_id": None}
+        body = {"data": self.inputs(fn, data), "fn_index": self.fns[fn], "session_hash": session, "event_data": None, "trigger_id": None}
         return self.post("/gradio_api/queue/join", body), session
 
     def run(self, fn: str, data: list, session: str | None = None, timeout: float | None = None) -> tuple[Reply, list | None, dict]:

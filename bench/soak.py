@@ -9,6 +9,7 @@ off, so every request does the full work.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import itertools
 import tempfile
 import threading
@@ -48,9 +49,7 @@ class LiveStream:
 
     def frame(self) -> bool:
         self.n += 1
-        body = {"data": [self.frames[self.n % len(self.frames)], None], "fn_index": self.wire.fns["stream_frame"],
-                "session_hash": self.session}
-        if self.wire.post(f"/gradio_api/stream/{self.event_id}", body).status != 200:
+        if self.wire.frame(self.event_id, self.session, self.frames[self.n % len(self.frames)]).status != 200:
             return False
         return self._next_answer()
 
@@ -82,11 +81,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_app(tmp, FORWARDED_ALLOW_IPS="127.0.0.1", EMOTION_RATE_LIMIT="0",
                                                            EMOTION_FRAME_LIMIT="0", EMOTION_FLOOD_LIMIT="0",
                                                            EMOTION_UPLOAD_MB_PER_MINUTE="0") as (url, proc, _):
-        fns = Wire(url).fns
+        base = Wire(url)
         rss_start = rss_mb(proc.pid)
 
         def worker(k: int) -> None:
-            wire = Wire(url, f"10.50.0.{k}", fns)
+            wire = replace(base, ip=f"10.50.0.{k}")
             rest = httpx.Client(base_url=url, headers={"X-Forwarded-For": wire.ip}, timeout=60)
             live = None
             while (i := next(counter)) < total:

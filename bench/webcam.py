@@ -37,7 +37,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for f in clip:
         result, state = svc.stream_frame(f, state)
-        annotate(result, svc.recognizer.settings.confidence_threshold)
+        annotate(result)
         labels.append(result.faces[0].emotion if result.success else result.error)
     dt = time.perf_counter() - t0
     flips = sum(a != b for a, b in zip(labels, labels[1:]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from web.config import ServerConfig  # the one place that reads the environment (EMOTION_* settings)
 from emotion import bulk
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = bulk.run(args.paths, args.out, fmt=args.format, workers=args.workers, model=args.model, fps=args.fps,
                      max_mb=args.max_mb, engine=args.engine, ray_address=args.ray_address,
-                     progress=not args.quiet, log=say)
+                     progress=not args.quiet, log=say, settings=ServerConfig.from_env().pipeline)
     except (FileNotFoundError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -305,10 +305,10 @@ class _NoBar:
 def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str | None = None, workers: int | None = None,
         model: str | os.PathLike | None = None, fps: float = DEFAULT_FPS, max_mb: float = DEFAULT_MAX_MB,
         engine: str = "local", ray_address: str | None = None, progress: bool = False, recognizer=None,
-        log: Callable[[str], None] | None = None) -> Summary:
+        log: Callable[[str], None] | None = None, settings: Settings | None = None) -> Summary:
     """Score ``paths`` into ``out`` (appending; files already there are skipped). Returns what this run did."""
     fmt = output_format(out, fmt)
-    settings = dataclasses.replace(Settings.from_env(), model_path=resolve_model(model), max_file_mb=max_mb)
+    settings = dataclasses.replace(settings or Settings(), model_path=resolve_model(model), max_file_mb=max_mb)
     tasks = discover(paths)
     summary = Summary()
     if fmt == "parquet":

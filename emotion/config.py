@@ -1,17 +1,13 @@
-"""Runtime settings, read once from environment variables with sane defaults."""
+"""Pipeline settings with sane defaults, passed in by the caller (the library never reads the environment:
+``web.config`` does, once, for the server and the command line)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from emotion.classifier import DEFAULT_MODEL_PATH, FAST_MODEL_PATH
 
 MULTI_FACE_POLICIES = ("all", "largest", "error")
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default).strip() or default
 
 
 @dataclass(frozen=True)
@@ -41,19 +37,3 @@ class Settings:
     def model_paths(self) -> dict[str, str]:
         """Model name → ONNX file, for ``EmotionRecognizer(models=...)``."""
         return {"accurate": self.model_path, "fast": self.fast_model_path}
-
-    @classmethod
-    def from_env(cls) -> "Settings":
-        """EMOTION_MODEL_PATH, EMOTION_FAST_MODEL_PATH, EMOTION_CONFIDENCE_THRESHOLD, EMOTION_MAX_FILE_MB, EMOTION_MULTI_FACE,
-        EMOTION_MAX_FACES, EMOTION_MIN_FACE_SCORE, EMOTION_ORT_THREADS."""
-        d = cls()
-        return cls(
-            model_path=_env("EMOTION_MODEL_PATH", d.model_path),
-            fast_model_path=_env("EMOTION_FAST_MODEL_PATH", d.fast_model_path),
-            confidence_threshold=float(_env("EMOTION_CONFIDENCE_THRESHOLD", str(d.confidence_threshold))),
-            max_file_mb=float(_env("EMOTION_MAX_FILE_MB", str(d.max_file_mb))),
-            multi_face=_env("EMOTION_MULTI_FACE", d.multi_face).lower(),
-            max_faces=int(_env("EMOTION_MAX_FACES", str(d.max_faces))),
-            min_face_score=float(_env("EMOTION_MIN_FACE_SCORE", str(d.min_face_score))),
-            ort_threads=int(_env("EMOTION_ORT_THREADS", str(d.ort_threads))),
-        )

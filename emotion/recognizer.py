@@ -66,7 +66,7 @@ class EmotionRecognizer:
         """``strategy``: which detection steps run (``emotion.faces.STRATEGIES``; ``"full"`` is the detector before
         issue 11, kept so the benches measure before and after in one run). ``models``: names (files from
         ``settings.model_paths``) or name → ONNX file; default ``("accurate",)``, whose file ``model_path`` overrides."""
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or Settings()
         paths = dict(self.settings.model_paths)
         if model_path is not None:
             paths["accurate"] = str(model_path)

@@ -45,11 +45,13 @@ def test_stats_count_what_was_served(server):
     assert set(after["emotions"]) == {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
 
 
-def test_predict_endpoint_has_one_input_and_gives_the_schema(server):
+def test_predict_endpoint_takes_one_required_input_and_gives_the_schema(server):
     api = server["client"].view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert len(api["/predict"]["parameters"]) == 1 and len(api["/predict"]["returns"]) == 1
+    params = api["/predict"]["parameters"]
+    assert len(api["/predict"]["returns"]) == 1 and not params[0]["parameter_has_default"]
+    assert [p["parameter_default"] for p in params[1:]] == ["accurate"]  # the model choice is optional
     d = server["client"].predict(handle_file(str(EXAMPLES / "astronaut.jpg")), api_name="/predict")
-    assert d["success"] is True and d["emotion"] == "happy" and len(d["faces"]) == 1
+    assert d["success"] is True and d["emotion"] == "happy" and len(d["faces"]) == 1 and d["model"] == "accurate"
     assert {"box", "detection_score", "emotion", "confidence", "is_uncertain", "probabilities"} <= d["faces"][0].keys()
     assert d["inference_time_ms"] > 0
 
@@ -132,7 +134,7 @@ def test_the_page_batch_runs_again_after_its_uploads_left_the_disk(server):
     assert not any(Path(p).exists() for p in paths)  # read once, deleted at once
     _, again, _ = wire.run("analyse_batch", [[path_entry(p) for p in paths]], session="batch-tab")
     assert first is not None and again is not None and first[1] == again[1]
-    assert [row[2] for row in again[1]["data"]][-1] == "no_face_detected" and Path(again[2]["path"]).is_file()
+    assert again[1]["data"][-1][2].startswith("No face was found") and Path(again[2]["path"]).is_file()
 
 
 # The plain REST API ---------------------------------------------------------------------------------------------
@@ -181,3 +183,16 @@ def test_rest_never_writes_to_disk(server):
 def test_rest_is_documented_in_openapi(server):
     spec = _get(server["url"] + "/openapi.json")
     assert "/api/predict" in spec["paths"] and "explain" in json.dumps(spec["paths"]["/api/predict"])
+
+
+def test_the_fast_model_is_chosen_by_name_everywhere(server):
+    import httpx
+
+    fast = server["client"].predict(handle_file(str(EXAMPLES / "astronaut.jpg")), "fast", api_name="/predict")
+    assert fast["success"] and fast["model"] == "fast" and fast["emotion"] == "happy"
+    r = httpx.post(server["url"] + "/api/predict?model=fast", files={"file": ("a.jpg", (EXAMPLES / "astronaut.jpg").read_bytes())})
+    assert r.status_code == 200 and r.json()["model"] == "fast"
+    r = httpx.post(server["url"] + "/api/predict?model=huge", files={"file": ("a.jpg", (EXAMPLES / "astronaut.jpg").read_bytes())})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "accurate" in r.json()["message"]
+    info = _get(server["url"] + "/info")
+    assert set(info["models"]) == {"accurate", "fast"} and info["default_model"] == "accurate"

@@ -75,8 +75,10 @@ def test_unknown_model_is_a_caller_error(both):
 
 
 def test_the_fast_model_path_comes_from_the_environment(monkeypatch):
+    from web.config import ServerConfig
+
     monkeypatch.setenv("EMOTION_FAST_MODEL_PATH", "/x/fast.onnx")
-    assert Settings.from_env().model_paths["fast"] == "/x/fast.onnx"
+    assert ServerConfig.from_env().pipeline.model_paths["fast"] == "/x/fast.onnx"
 
 
 # ---------------------------------------------------------------------------------------------- train.quantize itself

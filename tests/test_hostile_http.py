@@ -187,8 +187,7 @@ def test_live_frames_never_touch_the_disk(server):
             if '"process_streaming"' in line or '"process_completed"' in line:
                 outputs.append(line)
                 if sent < 20:
-                    wire.post(f"/gradio_api/stream/{event_id}", {"data": [frame, None], "fn_index": wire.fns["stream_frame"],
-                                                                  "session_hash": session})
+                    wire.frame(event_id, session, frame)
                     sent += 1
                 elif sent == 20:
                     httpx.post(f"{server['url']}/gradio_api/stream/{event_id}/close", timeout=5)
@@ -212,12 +211,12 @@ def test_the_face_picker_forgets_after_its_time(server):
     _, out, _ = wire.run("analyse_upload", [path_entry(path)], session="picker-session")
     assert out is not None and out[5]["face_count"] >= 2
     _, now, _ = wire.run("pick_face", ["Face 2"], session="picker-session")
-    assert now[3]["success"] and now[3]["emotion"]
+    assert now[4]["success"] and now[4]["emotion"]
     _, other, _ = Wire(server["url"], "10.6.1.2").run("pick_face", ["Face 2"], session="someone-else")
-    assert other is None or other[3]["success"] is False
+    assert other is None or other[4]["success"] is False
     time.sleep(TTL_S + 0.5)
     _, later, _ = wire.run("pick_face", ["Face 2"], session="picker-session")
-    assert later[3]["success"] is False and "no longer kept" in later[3]["message"]
+    assert later[4]["success"] is False and "no longer kept" in later[4]["message"]
 
 
 def test_an_upload_named_like_an_example_is_deleted_and_examples_still_served(server):

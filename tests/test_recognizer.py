@@ -92,15 +92,18 @@ def test_uncertainty_threshold_is_configurable():
     assert sure.to_dict()["is_uncertain"] is False and unsure.to_dict()["is_uncertain"] is True
 
 
-def test_settings_come_from_the_environment(monkeypatch):
+def test_settings_come_from_the_one_config_and_the_library_ignores_the_environment(monkeypatch):
+    from web.config import ServerConfig
+
     monkeypatch.setenv("EMOTION_CONFIDENCE_THRESHOLD", "0.7")
     monkeypatch.setenv("EMOTION_MAX_FILE_MB", "2")
     monkeypatch.setenv("EMOTION_MULTI_FACE", "largest")
-    s = Settings.from_env()
+    s = ServerConfig.from_env().pipeline
     assert (s.confidence_threshold, s.max_bytes, s.multi_face) == (0.7, 2 * 2**20, "largest")
+    assert Settings() == Settings(confidence_threshold=0.6, max_file_mb=20.0, multi_face="all")  # defaults, not the env
     monkeypatch.setenv("EMOTION_MULTI_FACE", "some")
     with pytest.raises(ValueError, match="EMOTION_MULTI_FACE"):
-        Settings.from_env()
+        ServerConfig.from_env()
 
 
 def test_file_size_limit_applies_to_predict(tmp_path):

@@ -183,3 +183,13 @@ def test_an_oversized_upload_is_refused_and_deleted(tmp_path):
     with pytest.raises(ImageRejected, match="too large"):
         UploadStore(tmp_path, max_file_bytes=100).read(big)
     assert not big.exists()
+
+
+def test_example_photos_are_read_but_never_deleted(tmp_path):
+    from web.uploads import UploadStore
+
+    shared = tmp_path / "examples"
+    shared.mkdir()
+    (shared / "a.jpg").write_bytes(b"abc")
+    store = UploadStore(tmp_path / "uploads", max_file_bytes=100, shared=(shared,))
+    assert store.read(shared / "a.jpg") == b"abc" and (shared / "a.jpg").exists()

@@ -23,9 +23,8 @@ class ImageBytes(gr.Image):
     """``gr.Image`` on the page; in the handler ``bytes`` (inline frame), ``str`` (uploaded file's path), an
     ``ImageRejected`` to report, or None."""
 
-    def __init__(self, *args, max_bytes: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_bytes = max_bytes
+    max_bytes: int = 20 * 2**20  # set per instance by ``image_bytes``; not an __init__ argument, because Gradio builds
+    # the front end's props from the __init__ signature and a new one would hide all of gr.Image's
 
     def get_block_name(self) -> str:
         return "image"  # the front end's Image component
@@ -43,6 +42,13 @@ class ImageBytes(gr.Image):
             return e
 
 
+def image_bytes(max_bytes: int, **kwargs) -> ImageBytes:
+    """An ``ImageBytes`` (any ``gr.Image`` arguments) that refuses inline images over ``max_bytes``."""
+    component = ImageBytes(**kwargs)
+    component.max_bytes = max_bytes
+    return component
+
+
 def _data_url_bytes(url: str, max_bytes: int) -> bytes:
     """The bytes of a ``data:`` URL, refusing an oversized one from its length before decoding."""
     head, _, b64 = url.partition(",")
@@ -54,3 +60,21 @@ def _data_url_bytes(url: str, max_bytes: int) -> bytes:
         return base64.b64decode(b64, validate=False)
     except (binascii.Error, ValueError):
         raise ImageRejected("invalid_image") from None
+
+
+EXAMPLE_PHOTO = "https://raw.githubusercontent.com/scikit-image/scikit-image/main/skimage/data/astronaut.png"
+
+
+class ImageFile(gr.File):
+    """``gr.File`` for the API endpoints, whose generated API page shows a photo as the example input (not a PDF)."""
+
+    def get_block_name(self) -> str:
+        return "file"
+
+    def example_payload(self):
+        from gradio_client import handle_file
+
+        return handle_file(EXAMPLE_PHOTO) if self.file_count == "single" else [handle_file(EXAMPLE_PHOTO)] * 2
+
+    def example_value(self):
+        return EXAMPLE_PHOTO if self.file_count == "single" else [EXAMPLE_PHOTO] * 2

@@ -75,7 +75,8 @@ class ServerConfig:
 ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("GRADIO_SERVER_NAME", "server", "host", "address to listen on"),
     ("GRADIO_SERVER_PORT", "server", "port", "port to listen on"),
-    ("EMOTION_MODEL_PATH", "pipeline", "model_path", "the classifier (ONNX)"),
+    ("EMOTION_MODEL_PATH", "pipeline", "model_path", "the `accurate` classifier (ONNX), the default"),
+    ("EMOTION_FAST_MODEL_PATH", "pipeline", "fast_model_path", "the `fast` classifier (ONNX); served when the file exists"),
     ("EMOTION_CONFIDENCE_THRESHOLD", "pipeline", "confidence_threshold", "below it a face is flagged `is_uncertain`"),
     ("EMOTION_MAX_FILE_MB", "pipeline", "max_file_mb", "largest photo accepted, in MB"),
     ("EMOTION_MULTI_FACE", "pipeline", "multi_face", "`all`, `largest` or `error`"),
@@ -125,8 +126,8 @@ def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for var, part, name, meaning in ENVIRONMENT:
         default = getattr(d.pipeline if part == "pipeline" else d, name)
-        if name == "model_path":
-            default = "models/emotion_classifier.onnx"
+        if name in ("model_path", "fast_model_path"):
+            default = "models/" + os.path.basename(default)
         rows.append(f"| `{var}` | `{default if default != '' else '(empty)'}` | {meaning} |")
     return "\n".join(rows)
 

@@ -151,8 +151,10 @@ class RequestGuard:
         return None
 
     def _check_payload(self, rule: EventRule, body: bytes) -> None:
-        files = list(_file_entries(_json(body)))
-        if len(files) > rule.max_files:
+        payload = _json(body)
+        files = list(_file_entries(payload))  # anywhere in the body: every path is checked
+        inputs = payload.get("data") if isinstance(payload, dict) else payload  # what the event receives as inputs
+        if len(list(_file_entries(inputs))) > rule.max_files:  # (a stream also echoes its frame in event_data)
             raise Refusal(413, "too_many_files", MESSAGES["too_many_files"].format(max_files=rule.max_files))
         for entry in files:
             for key in ("path", "url"):

@@ -14,22 +14,26 @@ from emotion.result import ErrorResult, FaceResult, PredictionResult
 GREEN, AMBER, RED = (22, 163, 74), (217, 119, 6), (220, 38, 38)
 
 
-def confidence_colour(confidence: float, threshold: float = 0.6) -> tuple[int, int, int]:
-    """Green above 80 %, amber from the uncertainty threshold to 80 %, red below it."""
-    return GREEN if confidence > 0.8 else AMBER if confidence >= threshold else RED
+def confidence_colour(face: FaceResult) -> tuple[int, int, int]:
+    """Green above 80 %, red when the face is flagged uncertain (the recognizer's rule), amber in between."""
+    return RED if face.is_uncertain else GREEN if face.confidence > 0.8 else AMBER
 
 
-def annotate(result: PredictionResult, threshold: float = 0.6) -> np.ndarray:
-    """The working image with every face boxed (colour = confidence) and labelled ``#i emotion NN%``."""
+def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarray:
+    """The working image with every face boxed (colour = confidence) and labelled ``#i emotion NN%``; the face
+    ``highlight`` (0-based) drawn thicker, the others dimmed, so the picker's choice is visible on the photo."""
     im = Image.fromarray(result.image).convert("RGB")
     draw = ImageDraw.Draw(im)
-    line = max(2, round(max(im.size) / 300))
-    font = ImageFont.load_default(size=max(12, round(max(im.size) / 40)))
-    for i, face in enumerate(result.faces, 1):
+    line = max(2, round(max(im.size) / 250))
+    font = ImageFont.load_default(size=max(16, round(max(im.size) / 26)))  # ~20 px tall on a 512 px photo
+    for i, face in enumerate(result.faces):
         x, y, w, h = (v / result.scale for v in face.box)
-        colour = confidence_colour(face.confidence, threshold)
-        draw.rectangle([x, y, x + w, y + h], outline=colour, width=line)
-        text = f"#{i} {face.emotion} {face.confidence:.0%}"
+        colour = confidence_colour(face)
+        if highlight is not None and i != highlight:
+            colour = tuple(round(0.45 * c + 0.55 * 200) for c in colour)
+        width = line * 2 if highlight == i else line
+        draw.rectangle([x, y, x + w, y + h], outline=colour, width=width)
+        text = f"#{i + 1} {face.emotion} {face.confidence:.0%}"
         tb = draw.textbbox((0, 0), text, font=font)
         tw, th = tb[2] - tb[0], tb[3] - tb[1]
         ty = y - th - 2 * line if y - th - 2 * line >= 0 else y + h
@@ -38,13 +42,13 @@ def annotate(result: PredictionResult, threshold: float = 0.6) -> np.ndarray:
     return np.asarray(im)
 
 
-def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0, threshold: float = 0.6) -> str:
+def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) -> str:
     """The headline: a big emoji and label with a colour-coded confidence, or the error's message."""
     if isinstance(result, ErrorResult):
         return (f'<div class="verdict verdict-error"><div class="verdict-title">⚠️ {html.escape(result.message)}</div>'
                 f'<div class="verdict-code">error: {html.escape(result.error)}</div></div>')
     face = result.faces[face_index]
-    r, g, b = confidence_colour(face.confidence, threshold)
+    r, g, b = confidence_colour(face)
     warn = ('<div class="verdict-warn">Uncertain: the model is not confident about this face; treat the answer as a guess.</div>'
             if face.is_uncertain else "")
     many = f" (face {face_index + 1} of {len(result.faces)})" if len(result.faces) > 1 else ""

@@ -72,7 +72,8 @@ def router(service: EmotionService) -> APIRouter:
 
     @api.post("/api/predict", summary="Emotion of every face in one photo",
               responses={c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))})
-    async def predict(request: Request, explain: bool = Query(False, description="add each face's heatmap (cam)")):
+    async def predict(request: Request, explain: bool = Query(False, description="add each face's heatmap (cam)"),
+                      model: str = Query("accurate", description="`accurate` (default) or `fast`")):
         """Multipart field ``file``: a JPEG, PNG or WebP photo. Answers the result JSON of docs/API.md."""
         client = request.client.host if request.client else "unknown"
         try:
@@ -82,7 +83,7 @@ def router(service: EmotionService) -> APIRouter:
         except ImageRejected as e:
             result = ErrorResult.of(e.code, e.message)
         else:
-            result = await anyio.to_thread.run_sync(lambda: service.predict_upload(data, client, with_cam=explain))
+            result = await anyio.to_thread.run_sync(lambda: service.predict_upload(data, client, with_cam=explain, model=model))
         status = 200 if result.success else STATUS.get(result.error, 400)
         headers = {}
         if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):

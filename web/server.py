@@ -6,8 +6,11 @@ only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request be
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from web.config import ServerConfig
@@ -18,6 +21,19 @@ from web.service import EmotionService
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
 from web.ui_text import CSS
 from web.uploads import UploadStore
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PAGE_JS = Path(__file__).resolve().parent / "page.js"
+CARD_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}code{background:#f4f4f4}")
+
+
+def _markdown_page(path: Path, title: str) -> str:
+    from markdown_it import MarkdownIt  # a Gradio dependency
+
+    body = MarkdownIt("commonmark").enable("table").render(path.read_text(encoding="utf-8"))
+    return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
 
 
 def create_app(service: EmotionService, config: ServerConfig):
@@ -38,12 +54,28 @@ def create_app(service: EmotionService, config: ServerConfig):
     def stats() -> dict:
         return {**service.stats.summary(), "latency_histogram": dict(service.stats.latency_histogram())}
 
+    @api.get("/model-card", response_class=HTMLResponse, include_in_schema=False)
+    def model_card() -> str:
+        """docs/MODEL_CARD.md as a page, for the page's "model card" link (a Space has no other place to show it)."""
+        return _markdown_page(DOCS / "MODEL_CARD.md", "Model card")
+
+    @api.get("/guide/api", response_class=HTMLResponse, include_in_schema=False)
+    def api_guide() -> str:
+        """docs/API.md as a page: the result schema and error codes the API page points to."""
+        return _markdown_page(DOCS / "API.md", "HTTP API")
+
+    @api.get("/gradio_api/mcp/schema", include_in_schema=False)
+    def no_mcp() -> JSONResponse:
+        """Gradio's API page asks for an MCP schema even when MCP is off; answer "none" instead of a 404 in the console."""
+        return JSONResponse([])
+
     api.include_router(router(service))
-    uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s)
+    uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
+                              head=f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>",
                               allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).

@@ -45,18 +45,20 @@ class EmotionService:
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
 
-    def _run(self, image: ImageInput, with_cam: bool = False) -> Result:
+    def _run(self, image: ImageInput, with_cam: bool = False, model: str | None = None) -> Result:
         if isinstance(image, ImageRejected):
             return ErrorResult.of(image.code, image.message)
         if image is None or (isinstance(image, (str, bytes)) and not image):
             return ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
+        if model is not None and model not in self.recognizer.model_names:
+            return ErrorResult.of("invalid_request", f"Unknown model {model!r}: choose one of {', '.join(self.recognizer.model_names)}.")
         with self._waiting_lock:
             if self._waiting >= self.max_waiting + self.concurrency:  # running + waiting: past it, answer busy at once
                 return ErrorResult.of("busy")
             self._waiting += 1
         try:
             with self._slots:  # decode + detect + classify: at most `concurrency` at once, whatever the entry point
-                return self.recognizer.predict(image, with_cam=with_cam)
+                return self.recognizer.predict(image, with_cam=with_cam, model=model)
         finally:
             with self._waiting_lock:
                 self._waiting -= 1
@@ -65,14 +67,15 @@ class EmotionService:
         """Seconds until ``client`` may send another photo."""
         return self.limiter.retry_after(client)
 
-    def predict_upload(self, image: ImageInput, client: str = "local", with_cam: bool = False) -> Result:
-        """One photo (bytes or an uploaded file's path): the per-client limit first, then the pipeline."""
-        result = self._run(image, with_cam) if self.limiter.allow(client) else self._limited(self.limiter, client)
+    def predict_upload(self, image: ImageInput, client: str = "local", with_cam: bool = False, model: str | None = None) -> Result:
+        """One photo (bytes or an uploaded file's path): the per-client limit first, then the pipeline with ``model``
+        (one of ``recognizer.model_names``; None = the default, "accurate")."""
+        result = self._run(image, with_cam, model) if self.limiter.allow(client) else self._limited(self.limiter, client)
         self._record(result)
         return result
 
     def predict_batch(self, images: list[tuple[str, ImageInput]] | None, client: str = "local",
-                      progress: Progress | None = None) -> tuple[list[tuple[str, Result]], str]:
+                      progress: Progress | None = None, model: str | None = None) -> tuple[list[tuple[str, Result]], str]:
         """Up to ``max_batch`` (name, image) pairs → (name, result) pairs and the CSV of all faces. One limit token
         per photo from the batch allowance (separate from single photos), taken for the whole batch up front: a batch
         is answered whole or refused whole, with how long to wait."""
@@ -87,27 +90,27 @@ class EmotionService:
         for i, (name, image) in enumerate(images):
             if progress is not None:
                 progress(i, len(images))
-            result = self._run(image)
+            result = self._run(image, model=model)
             self._record(result)
             out.append((name, result))
             rows.extend(csv_rows(name, result))
         return out, to_csv(rows)
 
-    def predict_frame(self, frame: ImageInput, client: str = "local") -> Result:
+    def predict_frame(self, frame: ImageInput, client: str = "local", model: str | None = None) -> Result:
         """A webcam snapshot: counted like a photo."""
         if frame is None:
             return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again.")
-        return self.predict_upload(frame, client)
+        return self.predict_upload(frame, client, model=model)
 
     def stream_frame(self, frame: ImageInput, smoothed: np.ndarray | None, client: str = "local",
-                     alpha: float = 0.35) -> tuple[Result, np.ndarray | None]:
+                     alpha: float = 0.35, model: str | None = None) -> tuple[Result, np.ndarray | None]:
         """Live webcam: its own per-client frame limit; the largest face's probabilities are averaged over frames
         (EMA) so the label does not flicker. Returns the result and the new smoothing state."""
         if frame is None:
             return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again."), smoothed
         if not self.frame_limiter.allow(client):
             return self._limited(self.frame_limiter, client), smoothed
-        result = self._run(frame)
+        result = self._run(frame, model=model)
         self._record(result)
         if isinstance(result, ErrorResult):
             return result, smoothed
@@ -134,8 +137,18 @@ class EmotionService:
                 "uptime_seconds": round(time.time() - self.started, 1)}
 
     def info(self) -> dict:
-        """The model card in numbers: the JSON written beside the model by export/evaluate, else the ONNX metadata."""
-        sidecar = Path(self.recognizer.classifier.path).with_suffix(".json")
-        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(self.recognizer.metadata)
-        meta["classes"] = list(self.recognizer.classes)
-        return meta
+        """The model card in numbers: the default model's JSON (written beside it by export/evaluate, else its ONNX
+        metadata) at the top level, as before, and every model this server holds under ``models``."""
+        def card(name: str) -> dict:
+            classifier = self.recognizer.classifier_for(name)
+            sidecar = Path(classifier.path).with_suffix(".json")
+            meta = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(classifier.metadata)
+            meta["classes"] = list(classifier.classes)
+            return meta
+
+        cards = {name: card(name) for name in self.recognizer.model_names}
+        return {**cards[self.recognizer.default_model], "default_model": self.recognizer.default_model, "models": cards}
+
+    def comparison(self) -> dict | None:
+        """The side-by-side evaluation of the models (``python -m bench.compare_models``), for the About tab."""
+        return self.info().get("comparison")

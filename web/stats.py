@@ -46,7 +46,7 @@ class SessionStats:
         lat = self.latencies()
         edges = list(edges_ms) + [np.inf]
         counts = np.histogram(lat, bins=edges)[0] if len(lat) else np.zeros(len(edges) - 1, int)
-        labels = [f"{a:g}–{b:g} ms" if np.isfinite(b) else f"≥ {a:g} ms" for a, b in zip(edges[:-1], edges[1:])]
+        labels = [f"{a:g}–{b:g}" if np.isfinite(b) else f"≥{a:g}" for a, b in zip(edges[:-1], edges[1:])]
         return list(zip(labels, (int(c) for c in counts)))
 
     def latencies(self) -> np.ndarray:

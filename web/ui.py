@@ -12,17 +12,16 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from emotion.batch import read_csv
 from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
-from web.components import ImageBytes
+from web.components import ImageFile, image_bytes
 from web.config import ServerConfig
 from web.face_views import ExpiringStore
 from web.guard import EventRule
 from web.privacy import gradio_temp_dir
 from web.render import annotate, cam_overlay, verdict_html
 from web.service import EmotionService
-from web.ui_text import ABOUT_MD, DISCLAIMER_MD, INTRO_MD, model_info_md, privacy_md
+from web.ui_text import ABOUT_MD, DISCLAIMER_MD, INTRO_MD, model_info_md, models_table_md, privacy_md
 from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -48,9 +47,20 @@ def _data_url(rgb) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore) -> gr.Blocks:
-    threshold = service.recognizer.settings.confidence_threshold
+def _table_rows(results: list[tuple[str, PredictionResult | ErrorResult]]) -> list[list]:
+    """The Batch table: one row per face, numbered as on the photos (1, 2, …); a photo without an answer shows the
+    message a person can act on, not the error code."""
+    rows = []
+    for name, r in results:
+        if isinstance(r, ErrorResult):
+            rows.append([name, "", r.message, ""])
+        else:
+            rows += [[name, i + 1, f.emotion + (" (uncertain)" if f.is_uncertain else ""), f"{f.confidence:.0%}"]
+                     for i, f in enumerate(r.faces)]
+    return rows
 
+
+def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore) -> gr.Blocks:
     def load(image, owner: str | None):
         """An uploaded file's path → its bytes (the file is deleted as it is read); anything else as it came."""
         if not isinstance(image, str):
@@ -68,17 +78,17 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         if isinstance(result, ErrorResult):
             return None, verdict_html(result), None, no_picker, None, result.to_dict()
         choices = [f"Face {i + 1}" + (" (largest)" if i == 0 else "") for i in range(len(result.faces))]
-        return (annotate(result, threshold), verdict_html(result, face, threshold), result.faces[face].probabilities,
+        return (annotate(result, face if len(result.faces) > 1 else None), verdict_html(result, face), result.faces[face].probabilities,
                 gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), cam_overlay(result, face),
                 result.to_dict())
 
-    def analyse_upload(image, request: gr.Request):
+    def analyse_upload(image, model: str, request: gr.Request):
         session = _session(request)
         if image is None:
             if session:
                 views.drop(session)
             return None, "", None, no_picker, None, None
-        result = service.predict_upload(load(image, session), _client(request), with_cam=True)
+        result = service.predict_upload(load(image, session), _client(request), with_cam=True, model=model)
         if session and isinstance(result, PredictionResult) and len(result.faces) > 1:
             views.put(session, result)  # for the face picker: in memory, bounded in time, dropped when the tab closes
         return view(result)
@@ -86,58 +96,60 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
     def pick_face(choice: str | None, request: gr.Request):
         result = views.get(_session(request) or "")
         if not choice:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if result is None:
             expired = ErrorResult.of("invalid_image", f"This result is no longer kept (results are kept {config.face_view_ttl_s:g} s). "
                                                       "Upload the photo again to look at another face.")
-            return verdict_html(expired), None, None, expired.to_dict()
+            return gr.skip(), verdict_html(expired), None, None, expired.to_dict()
         i = min(int(choice.split()[1]) - 1, len(result.faces) - 1)
-        _, verdict, probs, _, cam, raw = view(result, i)
-        return verdict, probs, cam, raw
+        annotated, verdict, probs, _, cam, raw = view(result, i)
+        return annotated, verdict, probs, cam, raw
 
     def forget_session(request: gr.Request):
         """The tab closed: its face-picker result and the photos kept for its Batch tab go."""
         views.drop(_session(request) or "")
         uploads.forget(_session(request) or "")
 
-    def analyse_frame(frame, request: gr.Request):
+    def analyse_frame(frame, model: str, request: gr.Request):
         if frame is None:  # the camera was cleared
             return None, "", None
-        annotated, verdict, probs, _, _, _ = view(service.predict_frame(load(frame, None), _client(request)))
+        annotated, verdict, probs, _, _, _ = view(service.predict_frame(load(frame, None), _client(request), model))
         return annotated, verdict, probs
 
-    def stream_frame(frame, smoothed, request: gr.Request):
+    def stream_frame(frame, smoothed, model: str, request: gr.Request):
         """Live mode: the view goes back inline (a data URL), so no live frame ever reaches the disk."""
-        result, smoothed = service.stream_frame(load(frame, None), smoothed, _client(request))
+        result, smoothed = service.stream_frame(load(frame, None), smoothed, _client(request), model=model)
         if isinstance(result, ErrorResult):
             return "", verdict_html(result), None, smoothed
-        img = f'<img class="live-view" alt="Faces found" src="{_data_url(annotate(result, threshold))}">'
-        return img, verdict_html(result, 0, threshold), result.faces[0].probabilities, smoothed
+        img = f'<img class="live-view" alt="Faces found" src="{_data_url(annotate(result))}">'
+        return img, verdict_html(result), result.faces[0].probabilities, smoothed
 
-    def api_predict(image_file: str | None, request: gr.Request) -> dict:
-        """Emotion of every face in one image file (JPEG, PNG or WebP); the schema is in docs/API.md."""
-        return service.predict_upload(load(image_file, None), _client(request)).to_dict()
+    def api_predict(image_file: str | None, model: str | None, request: gr.Request) -> dict:
+        """Emotion of every face in one image file (JPEG, PNG or WebP); `model`: "accurate" (default) or "fast".
+        Result schema and error codes: /guide/api"""
+        return service.predict_upload(load(image_file, None), _client(request), model=model or None).to_dict()
 
-    def api_explain(image_file: str | None, request: gr.Request) -> dict:
+    def api_explain(image_file: str | None, model: str | None, request: gr.Request) -> dict:
         """As /predict, plus each face's class-activation map (``cam``: rows of heat in [0, 1] over the face crop)."""
-        return service.predict_upload(load(image_file, None), _client(request), with_cam=True).to_dict(include_cam=True)
+        return service.predict_upload(load(image_file, None), _client(request), with_cam=True,
+                                      model=model or None).to_dict(include_cam=True)
 
-    def analyse_batch(paths: list[str] | None, request: gr.Request, progress=gr.Progress()):
+    def analyse_batch(paths: list[str] | None, model: str, request: gr.Request, progress=gr.Progress()):
         """Gallery of annotated photos, a table of every face, and the CSV to download."""
         try:
             session = _session(request)
             results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths or []], _client(request),
-                                                      lambda i, n: progress((i, n), desc="Analysing photos"))
+                                                      lambda i, n: progress((i, n), desc="Analysing photos"), model=model)
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from e
         if results and all(isinstance(r, ErrorResult) and r.error == "rate_limited" for _, r in results):
             raise gr.Error(results[0][1].message, title="Please wait", print_exception=False)  # the whole batch waits: say so, once
-        gallery = [(annotate(r, threshold), f"{name}: " + ", ".join(f.emotion for f in r.faces)) for name, r in results if r.success]
+        gallery = [(annotate(r), f"{name}: " + ", ".join(f"#{i + 1} {f.emotion}" for i, f in enumerate(r.faces)))
+                   for name, r in results if r.success]
         fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
         with os.fdopen(fd, "w") as fh:
             fh.write(csv_text)
-        table = [[r["file"], r["face"], r["emotion"] or r["error"], r["confidence"]] for r in read_csv(csv_text)]
-        return gallery, table, csv_path
+        return gallery, _table_rows(results), csv_path
 
     def api_predict_batch(image_files: list[str] | None, request: gr.Request) -> dict:
         """Several image files at once (at most ``max_batch``): one result per file, in order, plus the CSV of all faces."""
@@ -158,14 +170,17 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
 
     one_shot = dict(concurrency_id="pipeline", concurrency_limit=config.concurrency, time_limit=config.time_limit_s)
     max_mb = service.recognizer.settings.max_file_mb
+    models = list(service.recognizer.model_names)
     with gr.Blocks(title="Facial emotion recognition") as demo:
         gr.Markdown(INTRO_MD)
+        model = gr.Radio(models, value=models[0], label="Model", elem_id="model-choice", visible=len(models) > 1,
+                         info="accurate: best answers · fast: about 3× quicker per face, slightly less accurate (see About)")
         with gr.Tabs():
             with gr.Tab("Upload", id="upload"):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        photo = ImageBytes(sources=["upload", "clipboard"], label=f"Photo (JPEG, PNG or WebP, up to {max_mb:g} MB)",
-                                           elem_id="photo-input", height=360, max_bytes=config.max_image_bytes)
+                        photo = image_bytes(config.max_image_bytes, sources=["upload", "clipboard"], elem_id="photo-input",
+                                            label=f"Photo (JPEG, PNG or WebP, up to {max_mb:g} MB)", height=360)
                         clear = gr.ClearButton(value="Try another", elem_id="try-another")
                         gr.Examples(EXAMPLES, inputs=photo, label="Examples (public-domain photos; the cat has no human face)")
                     with gr.Column(scale=1):
@@ -177,31 +192,35 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                        height=200, elem_id="cam")
                         with gr.Accordion("Raw result (JSON)", open=False):
                             raw = gr.JSON(elem_id="raw-json")
-                photo.change(analyse_upload, photo, [annotated, verdict, probs, face_pick, cam, raw], api_visibility="private", **one_shot)
-                face_pick.input(pick_face, face_pick, [verdict, probs, cam, raw], api_visibility="private")
+                photo.change(analyse_upload, [photo, model], [annotated, verdict, probs, face_pick, cam, raw], api_visibility="private", **one_shot)
+                face_pick.input(pick_face, face_pick, [annotated, verdict, probs, cam, raw], api_visibility="private")
                 clear.add([photo, annotated, verdict, probs, cam, raw])
 
             with gr.Tab("Webcam", id="webcam"):
                 gr.Markdown("**Snapshot**: take a picture. **Live**: the label updates several times a second, smoothed over frames. "
                             "Live frames are processed in memory and never stored.")
-                with gr.Tabs():
+                camera_help = '<div class="camera-message" role="alert" style="display:none"></div>'
+                with gr.Tabs(elem_id="webcam-tabs"):
                     with gr.Tab("Snapshot"):
+                        gr.HTML(camera_help)
                         with gr.Row():
-                            snap = ImageBytes(sources=["webcam"], label="Camera", max_bytes=config.max_image_bytes)
+                            snap = image_bytes(config.max_image_bytes, sources=["webcam"], label="Camera")
                             with gr.Column():
                                 snap_out = gr.Image(label="Faces found", interactive=False)
                                 snap_verdict = gr.HTML()
                                 snap_probs = gr.Label(num_top_classes=7, label="Probabilities")
-                        snap.change(analyse_frame, snap, [snap_out, snap_verdict, snap_probs], api_visibility="private", **one_shot)
+                        snap.change(analyse_frame, [snap, model], [snap_out, snap_verdict, snap_probs], api_visibility="private", **one_shot)
                     with gr.Tab("Live"):
+                        gr.HTML(camera_help)
+                        live_verdict = gr.HTML(elem_id="live-verdict")  # above the camera: in view with it on a phone
                         with gr.Row():
-                            live = ImageBytes(sources=["webcam"], streaming=True, label="Camera", max_bytes=config.max_image_bytes)
+                            live = image_bytes(config.max_image_bytes, sources=["webcam"], streaming=True, label="Camera",
+                                               elem_id="live-camera")
                             with gr.Column():
                                 live_out = gr.HTML(label="Live", elem_id="live-view")
-                                live_verdict = gr.HTML()
                                 live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)")
                         live_state = gr.State()
-                        live.stream(stream_frame, [live, live_state], [live_out, live_verdict, live_probs, live_state],
+                        live.stream(stream_frame, [live, live_state, model], [live_out, live_verdict, live_probs, live_state],
                                     stream_every=0.1, time_limit=config.stream_time_limit_s, concurrency_id="live",
                                     concurrency_limit=config.streams_total, api_visibility="private", show_progress="hidden")
 
@@ -212,35 +231,41 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input")
                 batch_go = gr.Button("Analyse all", variant="primary", elem_id="batch-go")
                 batch_gallery = gr.Gallery(label="Results", columns=4, height=360)
-                batch_table = gr.Dataframe(headers=["file", "face", "emotion / error", "confidence"], label="Faces",
-                                           interactive=False, elem_id="batch-table")
+                batch_table = gr.Dataframe(headers=["file", "face", "emotion (or what went wrong)", "confidence"], label="Faces",
+                                           interactive=False, elem_id="batch-table", wrap=True)
                 batch_csv = gr.File(label="CSV")
-                batch_go.click(analyse_batch, batch_in, [batch_gallery, batch_table, batch_csv], api_visibility="private",
+                batch_go.click(analyse_batch, [batch_in, model], [batch_gallery, batch_table, batch_csv], api_visibility="private",
                                concurrency_id="batch", concurrency_limit=1, time_limit=120)
 
-            with gr.Tab("Stats", id="stats"):
+            with gr.Tab("Stats", id="stats") as stats_tab:
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
                 with gr.Row():
                     stats_emotions = gr.BarPlot(x="emotion", y="faces", title="Emotions seen", sort=list(service.recognizer.classes))
-                    stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency",
+                    stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", x_title="milliseconds",
+                                               x_label_angle=-40,
                                                sort=[b for b, _ in service.stats.latency_histogram()])
-                stats = gr.JSON(label="Server statistics")
+                stats = gr.JSON(label="Server statistics (all visitors since start-up)")
                 refresh = gr.Button("Refresh")
                 refresh.click(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
                 demo.load(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
+            # Fresh numbers whenever the Stats tab is opened (no stale page until Refresh).
+            stats_tab.select(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT_MD)
                 gr.Markdown(privacy_md(config.retention_window_s, config.face_view_ttl_s))
                 gr.Markdown(model_info_md(service.info()))
+                gr.Markdown(models_table_md(service.comparison()))
         gr.Markdown(DISCLAIMER_MD)
         demo.unload(forget_session)
 
         # The programmatic API: exactly one input (an image file) and one output (the result as JSON).
-        api_file, api_json, api_cam_json = gr.File(visible=False), gr.JSON(visible=False), gr.JSON(visible=False)
-        gr.Button(visible=False).click(api_predict, api_file, api_json, api_name="predict", **one_shot)
-        gr.Button(visible=False).click(api_explain, api_file, api_cam_json, api_name="explain", **one_shot)
-        api_files, api_batch_json = gr.File(file_count="multiple", visible=False), gr.JSON(visible=False)
+        api_file = ImageFile(visible=False, label="image")
+        api_json, api_cam_json = gr.JSON(visible=False, label="result"), gr.JSON(visible=False, label="result")
+        api_model = gr.Dropdown(models, value=models[0], visible=False, label="model")  # optional: defaults to "accurate"
+        gr.Button(visible=False).click(api_predict, [api_file, api_model], api_json, api_name="predict", **one_shot)
+        gr.Button(visible=False).click(api_explain, [api_file, api_model], api_cam_json, api_name="explain", **one_shot)
+        api_files, api_batch_json = ImageFile(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
         gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
                                        concurrency_id="batch", concurrency_limit=1, time_limit=120)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)

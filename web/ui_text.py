@@ -39,7 +39,7 @@ DISCLAIMER_MD = """---
 for clinical or mental-health assessment, hiring, education, policing, border control, insurance or any decision
 about a person. FER-2013 is mostly frontal, web-sourced faces; accuracy is lower for under-represented groups,
 children, older people, non-frontal poses, occlusions (masks, glasses) and poor light, and "disgust" has very few
-training examples. See the model card for measured per-class numbers.
+training examples. See the [model card](/model-card) for measured per-class numbers.
 """
 
 CSS = """
@@ -50,6 +50,17 @@ CSS = """
 .verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
 .verdict-error .verdict-title { font-size: 1.2rem; color: rgb(220, 38, 38); }
 .verdict-code, .verdict-time { color: #888; font-size: 0.85rem; }
+.camera-message { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
+                  border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
+.live-view { max-width: 100%; border-radius: 6px; }
+#live-verdict .verdict { padding: 0.2rem; }
+#live-verdict .verdict-emoji { font-size: 2.4rem; }
+@media (max-width: 768px) {
+  .verdict-emoji { font-size: 3rem; }
+  #batch-table table { font-size: 0.85rem; }
+  #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
+  #batch-table td:first-child { max-width: 7rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+}
 """
 
 
@@ -64,3 +75,17 @@ def model_info_md(info: dict) -> str:
         lines.append(f"- FER-2013 PrivateTest: accuracy **{test['accuracy']:.1%}**, macro-F1 {test['macro_f1']:.3f}, "
                      f"ECE {test['ece_calibrated']:.3f} ({test['images']} images)")
     return "\n".join(lines)
+
+
+def models_table_md(comparison: dict | None) -> str:
+    """The accurate/fast comparison as written by ``python -m bench.compare_models`` (never typed by hand)."""
+    if not comparison:
+        return ""
+    rows = ["## Accurate or fast", "", f"Measured by `{comparison['command']}` on {comparison['date'][:10]} "
+            f"(onnxruntime, {comparison['onnxruntime_threads']} thread; timings vary with the machine).", "",
+            "| model | FER-2013 test accuracy | macro-F1 | ECE | real photos accuracy | ms per face | size |",
+            "|---|---|---|---|---|---|---|"]
+    for name, m in comparison["models"].items():
+        rows.append(f"| **{name}** ({m['description']}) | {m['privatetest_accuracy']:.1%} | {m['privatetest_macro_f1']:.3f} | "
+                    f"{m['privatetest_ece']:.3f} | {m['real_accuracy']:.1%} | {m['ms_per_face_batch1']:.1f} | {m['size_mb']:.1f} MB |")
+    return "\n".join(rows)

@@ -37,8 +37,11 @@ class _Entry:
 
 class UploadStore:
     def __init__(self, root: str | os.PathLike, max_file_bytes: int, linger_s: float = 5.0, owner_ttl_s: float = 600.0,
-                 max_bytes: int = 256 * 2**20, clock: Callable[[], float] = time.monotonic):
+                 max_bytes: int = 256 * 2**20, clock: Callable[[], float] = time.monotonic,
+                 shared: tuple[str | os.PathLike, ...] = ()):
+        """``shared``: folders of files anyone may name and nobody deletes (the example photos)."""
         self.root = Path(os.path.realpath(root))
+        self.shared = [Path(os.path.realpath(p)) for p in shared]
         self.max_file_bytes, self.linger_s, self.owner_ttl_s, self.max_bytes = max_file_bytes, linger_s, owner_ttl_s, max_bytes
         self.clock = clock
         self._items: OrderedDict[str, _Entry] = OrderedDict()
@@ -48,6 +51,8 @@ class UploadStore:
     def read(self, path: str | os.PathLike, owner: str | None = None) -> bytes:
         """The bytes of an uploaded file; the file is deleted as soon as it has been read."""
         key = os.path.realpath(path)
+        if any(Path(key).is_relative_to(folder) for folder in self.shared):
+            return read_bytes(key, self.max_file_bytes)
         if not Path(key).is_relative_to(self.root):
             raise ImageRejected("invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
         if not os.path.lexists(key):  # read and deleted already: the bytes may still be held in memory
