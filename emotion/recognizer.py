@@ -21,7 +21,7 @@ from emotion.config import Settings
 from emotion.errors import ImageRejected
 from emotion.faces import DEFAULT_STRATEGY, DETAIL_MAX_SIDE, MIN_FACE_SIDE, TILE, Face, FaceFinder, crop_face
 from emotion.preprocess import preprocess_faces
-from emotion.result import ErrorResult, FaceResult, PredictionResult
+from emotion.result import ErrorResult, FaceResult, PredictionResult, is_uncertain
 from emotion.validation import ImageSource, ValidatedImage, read_bytes, validate_image
 
 log = logging.getLogger("emotion")
@@ -202,6 +202,7 @@ class EmotionRecognizer:
         else:
             crops = [crop_face(img.rgb, face.box) for face in faces]
         x = preprocess_faces(crops, clf.input_size)
+        seen = np.clip(x[:, 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)  # what the classifier saw, kept for the page
         if with_cam:
             logits, cams = clf.logits_and_cam(x)
         else:
@@ -213,7 +214,8 @@ class EmotionRecognizer:
             p = {c: float(v) for c, v in zip(clf.classes, probs[i])}
             cam = _normalise_cam(cams[i, int(probs[i].argmax())]) if cams is not None else None
             out.append(FaceResult(_scale_box(face.box, img.scale, round(w * img.scale), round(h * img.scale)), face.score, p,
-                                  bool(probs[i].max() < self.settings.confidence_threshold), cam))
+                                  is_uncertain(probs[i], self.settings.confidence_threshold), cam,
+                                  image_box=face.box, crop=seen[i]))
         return out
 
 

@@ -10,6 +10,12 @@ import numpy as np
 from emotion.errors import MESSAGES
 
 
+def is_uncertain(probabilities, threshold: float) -> bool:
+    """The one uncertainty rule: a face is flagged when its top probability is below ``threshold``."""
+    values = probabilities.values() if isinstance(probabilities, dict) else probabilities
+    return bool(max(values) < threshold)
+
+
 @dataclass
 class FaceResult:
     box: tuple[int, int, int, int]  # [x, y, w, h] in the uploaded image's (upright) pixels
@@ -17,6 +23,10 @@ class FaceResult:
     probabilities: dict[str, float]
     is_uncertain: bool
     cam: np.ndarray | None = None  # (h, w) heat in [0, 1] for the predicted class, on the FER crop
+    # Never serialised: the same box in the working copy's pixels (for drawing on it, computed once, where the box
+    # is), and the face exactly as the classifier saw it (grey, input size), for showing and explaining it.
+    image_box: tuple[int, int, int, int] | None = field(default=None, repr=False)
+    crop: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def emotion(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from emotion.classes import EMOJI
 from emotion.result import ErrorResult, FaceResult, PredictionResult
@@ -27,7 +27,7 @@ def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarr
     line = max(2, round(max(im.size) / 250))
     font = ImageFont.load_default(size=max(16, round(max(im.size) / 26)))  # ~20 px tall on a 512 px photo
     for i, face in enumerate(result.faces):
-        x, y, w, h = (v / result.scale for v in face.box)
+        x, y, w, h = face.image_box if face.image_box is not None else (v / result.scale for v in face.box)
         colour = confidence_colour(face)
         if highlight is not None and i != highlight:
             colour = tuple(round(0.45 * c + 0.55 * 200) for c in colour)
@@ -58,16 +58,42 @@ def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) ->
             f'<div class="verdict-time">{result.inference_time_ms:.0f} ms</div></div>')
 
 
-def cam_overlay(result: PredictionResult, face_index: int = 0, size: int = 192) -> np.ndarray | None:
-    """The face crop with the class-activation heat of its predicted class laid over it (red = most evidence)."""
-    from emotion.faces import crop_face  # local: render stays light for callers that only draw boxes
+def _heat_colours(heat: np.ndarray) -> np.ndarray:
+    """Heat in [0, 1] → RGB: blue (none) through violet to red (most)."""
+    return np.stack([heat, np.clip(1.5 * heat - 0.5, 0, 1) * 0.6, 1 - heat], axis=-1) * 255
 
+
+def _overlay(crop: np.ndarray, heat: np.ndarray, size: int, blur: float = 0.0) -> Image.Image:
+    face = Image.fromarray(crop).convert("L").convert("RGB").resize((size, size), Image.BILINEAR)
+    hot_im = Image.fromarray((heat * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)
+    if blur:
+        hot_im = hot_im.filter(ImageFilter.GaussianBlur(blur))
+    hot = np.asarray(hot_im, np.float32) / 255
+    hot = hot / hot.max() if hot.max() > 0 else hot
+    return Image.fromarray(np.clip(0.55 * np.asarray(face, np.float32) + 0.45 * _heat_colours(hot), 0, 255).astype(np.uint8))
+
+
+def cam_overlay(result: PredictionResult, face_index: int = 0, size: int = 192) -> np.ndarray | None:
+    """The face exactly as the classifier saw it, with the class-activation heat of its predicted class laid over it."""
     face: FaceResult = result.faces[face_index]
-    if face.cam is None:
+    if face.cam is None or face.crop is None:
         return None
-    box = tuple(round(v / result.scale) for v in face.box)
-    crop = Image.fromarray(crop_face(result.image, box)).convert("L").convert("RGB").resize((size, size), Image.BILINEAR)
-    heat = np.asarray(Image.fromarray((face.cam * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC), np.float32) / 255
-    colour = np.stack([heat, np.clip(1.5 * heat - 0.5, 0, 1) * 0.6, 1 - heat], axis=-1) * 255
-    out = 0.55 * np.asarray(crop, np.float32) + 0.45 * colour
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return np.asarray(_overlay(face.crop, face.cam, size))
+
+
+def explanation_image(crop: np.ndarray, heat: np.ndarray, emotion: str, size: int = 256) -> np.ndarray:
+    """The face as the classifier saw it with its evidence map, and a legend that says how to read the colours."""
+    font = ImageFont.load_default(size=15)
+    legend_h = 58
+    out = Image.new("RGB", (size, size + legend_h), (255, 255, 255))
+    out.paste(_overlay(crop, heat, size, blur=size / 40), (0, 0))
+    bar = np.repeat(_heat_colours(np.linspace(0, 1, size - 20))[None], 12, axis=0).astype(np.uint8)
+    out.paste(Image.fromarray(bar), (10, size + 8))
+    draw = ImageDraw.Draw(out)
+    draw.text((10, size + 23), "no effect", fill=(60, 60, 60), font=font)
+    tb = draw.textbbox((0, 0), "strong evidence", font=font)
+    draw.text((size - 10 - (tb[2] - tb[0]), size + 23), "strong evidence", fill=(60, 60, 60), font=font)
+    caption = f"orange: hiding it lowers '{emotion}' most"
+    tb = draw.textbbox((0, 0), caption, font=font)
+    draw.text(((size - (tb[2] - tb[0])) // 2, size + 40), caption, fill=(30, 30, 30), font=font)
+    return np.asarray(out)
