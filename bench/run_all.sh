@@ -11,3 +11,4 @@ $PY -m bench.compare_fer --data ../shared/fer2013 2>/dev/null | tee bench/result
 $PY -m bench.real_photos --data ../shared/expressions_dev 2>/dev/null | tee bench/results/real_photos.md
 $PY -m bench.compare_models --data ../shared/fer2013 --photos ../shared/expressions_dev 2>/dev/null | tee bench/results/compare_models.md
 $PY -m bench.bulk --photos 150 --workers 1 2 --ray 2>/dev/null | tee bench/results/bulk.md
+$PY -m bench.video --runs 2                2>/dev/null | tee bench/results/video.md

@@ -16,6 +16,10 @@ MESSAGES: dict[str, str] = {
     "invalid_request": "The request could not be understood. Use the page, gradio_client or the documented API.",
     "timeout": "The request took too long. Try a smaller image.",
     "internal_error": "Something went wrong on our side. Please try again.",
+    "unsupported_video": "Unsupported video type. Upload an MP4, WebM or MOV clip.",
+    "invalid_video": "The file could not be read as a video: it is damaged, cut short or has no frames. Upload an intact "
+                     "MP4, WebM or MOV clip.",
+    "video_too_long": "This video is too long. Upload a shorter clip.",
 }
 
 

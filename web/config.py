@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from emotion.config import Settings
+from emotion.video import VideoLimits
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ServerConfig:
     max_json_bytes: int = 64 * 1024
     stream_time_limit_s: int = 120
     face_view_ttl_s: float = 120.0
+    video_max_s: float = 60.0
+    video_max_mb: float = 50.0
+    video_fps: float = 5.0
     forwarded_allow_ips: str = ""
     log_level: str = "INFO"
 
@@ -52,8 +56,21 @@ class ServerConfig:
 
     @property
     def max_upload_bytes(self) -> int:
-        """One multipart upload request: a full batch of maximum-size photos plus the multipart envelope."""
-        return self.max_batch * (self.max_image_bytes + 16 * 1024)
+        """One multipart upload request: a full batch of maximum-size photos, or one video clip, plus the envelope."""
+        return max(self.max_batch * (self.max_image_bytes + 16 * 1024), self.max_video_bytes + 16 * 1024)
+
+    @property
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(max_seconds=self.video_max_s, max_mb=self.video_max_mb, fps=self.video_fps)
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.video_limits.max_bytes
+
+    @property
+    def video_time_limit_s(self) -> int:
+        """A clip's time limit in the page's queue: generous, since a clip is up to fps × max_s frames."""
+        return int(max(self.time_limit_s, 2 * self.video_max_s + 30))
 
     @property
     def retention_window_s(self) -> float:
@@ -99,6 +116,10 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("EMOTION_TIME_LIMIT_S", "server", "time_limit_s", "per-request time limit, seconds"),
     ("EMOTION_STREAM_TIME_LIMIT_S", "server", "stream_time_limit_s", "longest live webcam stream, seconds"),
     ("EMOTION_MAX_BATCH", "server", "max_batch", "photos per batch request"),
+    ("EMOTION_VIDEO_MAX_S", "server", "video_max_s", "longest video clip accepted, seconds (a clip counts as one photo "
+                                                     "of `EMOTION_RATE_LIMIT` per started 10 s)"),
+    ("EMOTION_VIDEO_MAX_MB", "server", "video_max_mb", "largest video clip accepted, in MB"),
+    ("EMOTION_VIDEO_FPS", "server", "video_fps", "frames analysed per second of video"),
     ("EMOTION_RETENTION_S", "server", "retention_s", "what the page shows (annotated photos, heatmaps, CSV) and uploads "
                                                      "never analysed are deleted this long after they were written; "
                                                      "analysed uploads go at once"),

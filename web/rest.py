@@ -1,4 +1,5 @@
-"""``POST /api/predict``: the plain REST API. One multipart field ``file`` → the same JSON as the Gradio ``/predict``.
+"""``POST /api/predict`` and ``POST /api/predict_video``: the plain REST API. One multipart field ``file`` → the same
+JSON as the Gradio ``/predict`` (``/predict_video``).
 
 The body is bounded by the guard (``Content-Length`` ≤ the photo limit + 64 KB) before it is read, then parsed in
 memory with python-multipart's streaming parser: unlike FastAPI's ``UploadFile``, which spools to a temporary file,
@@ -19,7 +20,8 @@ from web.service import EmotionService
 
 STATUS = {"invalid_image": 400, "invalid_request": 400, "file_too_large": 413, "too_many_files": 413,
           "unsupported_format": 415, "no_face_detected": 422, "multiple_faces": 422, "image_too_small": 422,
-          "rate_limited": 429, "busy": 503, "timeout": 503, "internal_error": 500}
+          "rate_limited": 429, "busy": 503, "timeout": 503, "internal_error": 500,
+          "invalid_video": 400, "unsupported_video": 415, "video_too_long": 422}
 
 
 def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | None:
@@ -89,5 +91,25 @@ def router(service: EmotionService) -> APIRouter:
         if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
             headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
         return JSONResponse(result.to_dict(include_cam=explain), status_code=status, headers=headers)
+
+    @api.post("/api/predict_video", summary="Emotion of the main face over time in one video clip",
+              responses={c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))})
+    async def predict_video(request: Request, model: str = Query("accurate", description="`accurate` (default) or `fast`")):
+        """Multipart field ``file``: an MP4, WebM or MOV clip (limits: /guide/api). Answers frames sampled at
+        EMOTION_VIDEO_FPS per second, each with its faces, and a summary (dominant emotion, segments)."""
+        client = request.client.host if request.client else "unknown"
+        try:
+            data = file_field(await request.body(), request.headers.get("content-type", ""))
+            if data is None:
+                raise ImageRejected("invalid_request", "No field named 'file' in the form (curl -F file=@clip.mp4 …).")
+        except ImageRejected as e:
+            result = ErrorResult.of(e.code, e.message.replace("the photo", "the video").replace("face.jpg", "clip.mp4"))
+        else:
+            result = await anyio.to_thread.run_sync(lambda: service.predict_video(data, client, model=model))
+        status = 200 if result.success else STATUS.get(result.error, 400)
+        headers = {}
+        if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
+            headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
+        return JSONResponse(result.to_dict(), status_code=status, headers=headers)
 
     return api

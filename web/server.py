@@ -69,6 +69,7 @@ def create_app(service: EmotionService, config: ServerConfig):
         """Gradio's API page asks for an MCP schema even when MCP is off; answer "none" instead of a 404 in the console."""
         return JSONResponse([])
 
+    service.configure_video(config.video_limits)
     api.include_router(router(service))
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
@@ -87,5 +88,6 @@ def create_app(service: EmotionService, config: ServerConfig):
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,
         max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
         streams_per_client=config.streams_per_client, streams_total=config.streams_total,
-        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes})
+        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
+                                                                                              "/api/predict_video": config.max_video_bytes + config.max_json_bytes})
     return ProxyHeadersMiddleware(guarded, trusted_hosts=config.forwarded_allow_ips or [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from emotion.recognizer import EmotionRecognizer
 from emotion.result import ErrorResult, PredictionResult
 from emotion.smoothing import ema
 from emotion.validation import ImageSource
+from emotion.video import VideoLimits, VideoResult, analyse as analyse_video, probe as probe_video
 from web.ratelimit import RateLimiter
 from web.stats import SessionStats
 
@@ -44,6 +46,13 @@ class EmotionService:
         self.max_waiting, self._waiting, self._waiting_lock = max_waiting, 0, threading.Lock()
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
+        self.video_limits = VideoLimits()
+        self._video_slots = threading.BoundedSemaphore(1)  # one clip decoded at a time; its frames share `_slots`
+
+    def configure_video(self, limits: VideoLimits, concurrent: int = 1) -> None:
+        """The clip limits (``web.config``: EMOTION_VIDEO_MAX_S, EMOTION_VIDEO_MAX_MB, EMOTION_VIDEO_FPS)."""
+        self.video_limits = limits
+        self._video_slots = threading.BoundedSemaphore(max(1, concurrent))
 
     def _run(self, image: ImageInput, with_cam: bool = False, model: str | None = None) -> Result:
         if isinstance(image, ImageRejected):
@@ -119,6 +128,57 @@ class EmotionService:
         face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
         face.is_uncertain = bool(smoothed.max() < self.recognizer.settings.confidence_threshold)
         return result, smoothed
+
+    def video_cost(self, seconds: float | None) -> int:
+        """Photos of the per-client limit one clip counts as: one per started 10 s (a 60 s clip = 6 photos)."""
+        return max(1, math.ceil((seconds if seconds is not None else self.video_limits.max_seconds) / 10))
+
+    def predict_video(self, data: bytes | ImageRejected | None, client: str = "local", model: str | None = None,
+                      progress: Progress | None = None) -> Union[VideoResult, ErrorResult]:
+        """One clip (its bytes): one photo of the per-client limit at once, the rest (``video_cost``) once the
+        container says how long it is; then one clip decoded at a time, each sampled frame through the same
+        bounded pipeline as a photo (a slot per frame, so photos keep being answered while a clip runs)."""
+        if isinstance(data, ImageRejected):
+            return self._record_video(ErrorResult.of(data.code, data.message))
+        if not data:
+            return self._record_video(ErrorResult.of("invalid_video", "No video was received. Upload an MP4, WebM or MOV clip."))
+        if model is not None and model not in self.recognizer.model_names:
+            return ErrorResult.of("invalid_request", f"Unknown model {model!r}: choose one of {', '.join(self.recognizer.model_names)}.")
+        if not self.limiter.allow(client):
+            return self._record_video(self._limited(self.limiter, client))
+        with self._waiting_lock:
+            if self._waiting >= self.max_waiting + self.concurrency:
+                return self._record_video(ErrorResult.of("busy"))
+            self._waiting += 1
+        try:
+            with self._video_slots:
+                try:
+                    info = probe_video(data, self.video_limits)  # metadata only: no frame decoded yet
+                except ImageRejected as e:
+                    return self._record_video(ErrorResult.of(e.code, e.message))
+                extra = self.video_cost(info.duration_s) - 1
+                if extra and not self.limiter.allow(client, cost=extra):
+                    return self._record_video(self._limited(self.limiter, client, cost=extra))
+
+                def frame(rgb: np.ndarray) -> Result:
+                    with self._slots:
+                        return self.recognizer.predict(rgb, model=model)
+
+                return self._record_video(analyse_video(data, self.recognizer, limits=self.video_limits, model=model,
+                                                        progress=progress, predict=frame, info=info))
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+
+    @staticmethod
+    def _record_video(result: Union[VideoResult, ErrorResult]) -> Union[VideoResult, ErrorResult]:
+        """Videos are not counted in the photo statistics; the log gets the code or the size of the work only."""
+        if isinstance(result, ErrorResult):
+            log.info("video error=%s", result.error)
+        else:
+            log.info("video frames=%d faces=%d s=%.1f", len(result.frames), result.summary["frames_with_face"],
+                     result.processing_time_s)
+        return result
 
     @staticmethod
     def _limited(limiter: RateLimiter, client: str, cost: int = 1) -> ErrorResult:

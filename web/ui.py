@@ -12,8 +12,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from emotion.classes import EMOJI
 from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
+from emotion.video import VideoResult
 from web.components import ImageFile, image_bytes
 from web.config import ServerConfig
 from web.face_views import ExpiringStore
@@ -60,7 +62,31 @@ def _table_rows(results: list[tuple[str, PredictionResult | ErrorResult]]) -> li
     return rows
 
 
-def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore) -> gr.Blocks:
+def _video_summary_html(result: VideoResult) -> str:
+    """The Video tab's verdict: the dominant emotion and how much of the clip had a face (fixed strings only)."""
+    s = result.summary
+    top = s["dominant_emotion"]
+    share = s["emotion_frames"].get(top, 0) / max(1, s["frames_with_face"])
+    return (f'<div class="verdict"><div class="verdict-emoji">{EMOJI.get(top, "")}</div>'
+            f'<div class="verdict-title">Mostly {top}</div>'
+            f'<div class="verdict-conf">{share:.0%} of the frames with a face</div>'
+            f'<div class="verdict-time">{s["frames_sampled"]} frames looked at over {result.duration_s:.1f} s '
+            f'({result.fps_sampled:g} per second), a face in {s["face_share"]:.0%} of them; answered in '
+            f'{result.processing_time_s:.1f} s</div></div>')
+
+
+def _segment_rows(result: VideoResult) -> list[list]:
+    return [[f"{seg['start']:.1f}", f"{seg['end']:.1f}", seg["emotion"] or "(no face)", seg["frames"],
+             "" if seg["confidence"] is None else f"{seg['confidence']:.0%}"] for seg in result.summary["segments"]]
+
+
+def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore,
+             video_uploads: UploadStore | None = None) -> gr.Blocks:
+    # Clips get their own store: their size limit, and at most two clips' bytes held in memory (for a re-analysis
+    # with the other model); the file leaves the disk as it is read, as photos do.
+    video_uploads = video_uploads or UploadStore(uploads.root, config.max_video_bytes, owner_ttl_s=config.retention_s,
+                                                 max_bytes=2 * config.max_video_bytes)
+
     def load(image, owner: str | None):
         """An uploaded file's path → its bytes (the file is deleted as it is read); anything else as it came."""
         if not isinstance(image, str):
@@ -69,6 +95,17 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             return uploads.read(image, owner)
         except ImageRejected as e:
             return e
+
+    def load_video(path, owner: str | None):
+        """An uploaded clip's path → its bytes (the file is deleted as it is read), or the refusal in video words."""
+        if not isinstance(path, str):
+            return path
+        try:
+            return video_uploads.read(path, owner)
+        except ImageRejected as e:
+            if e.code == "file_too_large":
+                return ImageRejected("file_too_large", f"The video is too large. Upload a clip under {config.video_max_mb:g} MB.")
+            return ImageRejected("invalid_video", e.message.replace("photo", "video").replace("image", "video"))
 
     views: ExpiringStore[PredictionResult] = ExpiringStore(config.face_view_ttl_s, config.session_capacity)
     no_picker = gr.update(choices=[], value=None, visible=False)
@@ -159,6 +196,29 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             return ErrorResult.of("too_many_files", str(e)).to_dict()
         return {"success": True, "results": [{"file": name, **r.to_dict()} for name, r in results], "csv": csv_text}
 
+    def analyse_video(path: str | None, model: str, request: gr.Request, progress=gr.Progress()):
+        """(verdict, timeline plot, segments, CSV, JSON) of one clip."""
+        import pandas as pd  # a Gradio dependency
+
+        empty = pd.DataFrame({"time": [], "emotion": [], "probability": []})
+        if path is None:
+            return "", empty, [], None, None
+        progress((0, 1), desc="Reading the video")
+        result = service.predict_video(load_video(path, _session(request)), _client(request), model,
+                                       lambda i, n: progress((i, n), desc="Analysing frames", unit="frames"))
+        if isinstance(result, ErrorResult):
+            return verdict_html(result), empty, [], None, result.to_dict()
+        timeline = pd.DataFrame(result.timeline(), columns=["time", "emotion", "probability"])
+        fd, csv_path = tempfile.mkstemp(prefix="video_emotions_", suffix=".csv", dir=gradio_temp_dir())  # the janitor removes it
+        with os.fdopen(fd, "w") as fh:
+            fh.write(result.csv_text())
+        return _video_summary_html(result), timeline, _segment_rows(result), csv_path, result.to_dict()
+
+    def api_predict_video(video_file: str | None, model: str | None, request: gr.Request) -> dict:
+        """The emotion of the main face over time in one video clip (MP4, WebM or MOV); `model`: "accurate" (default) or
+        "fast". Frames sampled at EMOTION_VIDEO_FPS per second, each with its faces, plus a summary. Schema: /guide/api"""
+        return service.predict_video(load_video(video_file, None), _client(request), model or None).to_dict()
+
     def stats_view():
         import pandas as pd  # a Gradio dependency
 
@@ -237,6 +297,34 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 batch_go.click(analyse_batch, [batch_in, model], [batch_gallery, batch_table, batch_csv], api_visibility="private",
                                concurrency_id="batch", concurrency_limit=1, time_limit=120)
 
+            with gr.Tab("Video", id="video"):
+                lim = config.video_limits
+                gr.Markdown(f"A clip (MP4, WebM or MOV, up to **{lim.max_seconds:g} s** and **{lim.max_mb:g} MB**): "
+                            f"{lim.fps:g} frames per second are analysed, the main face (the largest, then followed from "
+                            "frame to frame) gives the timeline, and every face goes in the CSV (time, face, box, emotion, "
+                            "confidence, 7 probabilities). The clip is decoded in memory and its file deleted from the "
+                            "server as soon as it has been read; the CSV is deleted within "
+                            f"{math.ceil(config.retention_window_s / 60)} min.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        video_in = gr.File(file_types=[".mp4", ".webm", ".mov"], label="Video clip", elem_id="video-input")
+                        video_go = gr.Button("Analyse video", variant="primary", elem_id="video-go")
+                        video_verdict = gr.HTML(elem_id="video-verdict")
+                    with gr.Column(scale=2):
+                        video_plot = gr.LinePlot(x="time", y="probability", color="emotion", title="Main face over time",
+                                                 x_title="seconds", y_title="probability", y_lim=[0, 1], elem_id="video-plot")
+                video_segments = gr.Dataframe(headers=["from (s)", "to (s)", "emotion", "frames", "mean confidence"],
+                                              label="Segments (the same emotion; runs under 1 s joined to a neighbour)",
+                                              interactive=False, elem_id="video-segments")
+                video_csv = gr.File(label="CSV (every face of every frame analysed)")
+                with gr.Accordion("Raw result (JSON)", open=False):
+                    video_raw = gr.JSON()
+                video_outputs = [video_verdict, video_plot, video_segments, video_csv, video_raw]
+                video_go.click(analyse_video, [video_in, model], video_outputs, api_visibility="private",
+                               concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
+                video_in.upload(analyse_video, [video_in, model], video_outputs, api_visibility="private",
+                                concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
+
             with gr.Tab("Stats", id="stats") as stats_tab:
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
                 with gr.Row():
@@ -268,6 +356,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         api_files, api_batch_json = ImageFile(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
         gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
                                        concurrency_id="batch", concurrency_limit=1, time_limit=120)
+        api_video, api_video_json = gr.File(visible=False, label="video"), gr.JSON(visible=False, label="result")
+        gr.Button(visible=False).click(api_predict_video, [api_video, api_model], api_video_json, api_name="predict_video",
+                                       concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)
     # Gradio keeps per-session state for its 10,000 most recent sessions (every API call is one): ~0.1 MB each,
     # which showed as steady RSS growth under load. A few hundred covers the people actually using the page.
@@ -279,7 +370,7 @@ def event_rules(demo: gr.Blocks, max_batch: int) -> dict[int, EventRule]:
     """What each of the page's and API's events may receive, for ``web.guard.RequestGuard``."""
     takes = {"analyse_upload": (1, False), "api_predict": (1, False), "api_explain": (1, False),
              "analyse_frame": (1, True), "stream_frame": (1, True), "analyse_batch": (max_batch, False),
-             "api_predict_batch": (max_batch, False)}
+             "api_predict_batch": (max_batch, False), "analyse_video": (1, False), "api_predict_video": (1, False)}
     rules = {}
     for fn_index, fn in demo.fns.items():
         files, data_urls = takes.get(fn.name, (0, False))
