@@ -44,13 +44,14 @@ def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tm
 
     import torch
 
+    from train import checkpoint
     from train.runlog import chain_commands, chain_history, chain_summary, run_chain
 
     cfg, _ = tiny_run
     second = dataclasses.replace(cfg, out=str(tmp_path / "c2"), init=f"{cfg.out}/best.pt", lr=0.0, max_steps=1, epochs=1)
     train(second)
-    before = torch.load(f"{cfg.out}/best.pt", weights_only=False)["model"]
-    after = torch.load(f"{second.out}/best.pt", weights_only=False)["model"]
+    before = checkpoint.load(f"{cfg.out}/best.pt").model
+    after = checkpoint.load(f"{second.out}/best.pt").model
     weights = [k for k, v in before.items() if k.endswith("weight") and v.ndim == 4]
     assert weights and all(torch.equal(before[k], after[k]) for k in weights)  # lr 0: the loaded weights, unchanged
 
@@ -62,6 +63,10 @@ def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tm
 
     with pytest.raises(SystemExit, match="img_size"):
         train(dataclasses.replace(second, out=str(tmp_path / "c3"), img_size=48))
+    with pytest.raises(SystemExit, match="resume state"):  # last.pt is not a starting point: best.pt is
+        train(dataclasses.replace(second, out=str(tmp_path / "c4"), init=f"{cfg.out}/last.pt"))
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train(dataclasses.replace(second, out=str(tmp_path / "c5"), init=str(tmp_path / "nowhere.pt")))
 
 
 def test_soup_averages_weights_and_is_kept_only_if_it_beats_its_ingredients(tiny_run, fer_folder, tmp_path):
@@ -80,6 +85,132 @@ def test_soup_averages_weights_and_is_kept_only_if_it_beats_its_ingredients(tiny
     best_single = max(s["acc"] for s in result["ingredients_val"].values())
     assert result["kept"] == (result["soup_val"]["acc"] > best_single)
     assert (tmp_path / "soup" / "best.pt").exists() == result["kept"]
+    if result["kept"]:
+        from train import checkpoint
+
+        ck = checkpoint.load(tmp_path / "soup" / "best.pt")
+        assert ck.config["soup"] == [f"{cfg.out}/best.pt"] * 2 and ck.best["weights"] == "soup of 2"
+
+
+def test_run_checkpoints_keep_their_on_disk_keys(tiny_run):
+    """The files train writes hold the same dict keys as before train.checkpoint existed (old runs stay readable)."""
+    import torch
+
+    cfg, _ = tiny_run
+    best = torch.load(f"{cfg.out}/best.pt", weights_only=True)
+    last = torch.load(f"{cfg.out}/last.pt", weights_only=True)
+    assert set(best) == {"model", "arch", "img_size", "classes", "best", "config"}
+    assert set(last) == {"model", "ema", "opt", "sched", "epoch", "best", "history", "step", "stale", "train_seconds"}
+    assert best["arch"] == cfg.arch and best["img_size"] == cfg.img_size and best["classes"] == list(CLASSES)
+
+
+def _tiny_checkpoint():
+    import torch
+
+    from train.checkpoint import Checkpoint
+
+    return Checkpoint(model={"w": torch.arange(6.0).view(2, 3), "n": torch.tensor(4)}, arch="efficientnet_lite0", img_size=64,
+                      classes=list(CLASSES), best={"val_acc": 0.5, "epoch": 2, "weights": "ema"}, config={"seed": 3, "lr": 1e-3})
+
+
+def test_checkpoint_save_load_round_trip(tmp_path):
+    import torch
+
+    from train import checkpoint
+
+    ck = _tiny_checkpoint()
+    checkpoint.save(tmp_path / "best.pt", ck)
+    back = checkpoint.load(tmp_path / "best.pt")
+    assert isinstance(back, checkpoint.Checkpoint)
+    assert back.model.keys() == ck.model.keys() and all(torch.equal(back.model[k], ck.model[k]) for k in ck.model)
+    assert (back.arch, back.img_size, back.classes, back.best, back.config) == (ck.arch, ck.img_size, ck.classes, ck.best, ck.config)
+
+    state = checkpoint.TrainState(model=ck.model, ema=None, opt={"state": {}, "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999)}]},
+                                  sched={"last_epoch": 7, "lr_lambdas": [None]}, epoch=1, best=ck.best,
+                                  history=[{"epoch": 1, "val_acc": 0.4}, {"epoch": 2, "val_acc": 0.5}], step=8, stale=0, train_seconds=1.5)
+    checkpoint.save(tmp_path / "last.pt", state)
+    back = checkpoint.load_state(tmp_path / "last.pt")
+    assert back.ema is None and back.opt == state.opt and back.sched == state.sched and back.history == state.history
+    assert (back.epoch, back.step, back.stale, back.train_seconds) == (1, 8, 0, 1.5)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_checkpoint_reads_a_last_pt_from_before_train_seconds(tmp_path):
+    import torch
+
+    from train import checkpoint
+
+    old = {"model": {"w": torch.ones(2)}, "ema": None, "opt": {}, "sched": {}, "epoch": 0, "best": {"val_acc": -1.0},
+           "history": [], "step": 1, "stale": 0}
+    torch.save(old, tmp_path / "last.pt")  # written the old way, without train_seconds
+    assert checkpoint.load_state(tmp_path / "last.pt").train_seconds == 0.0
+
+
+def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
+    import torch
+
+    from train import checkpoint
+
+    path = tmp_path / "best.pt"
+    checkpoint.save(path, _tiny_checkpoint())
+    before = path.read_bytes()
+
+    def half_written(obj, fh, *args, **kwargs):
+        fh.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, _tiny_checkpoint())
+    assert path.read_bytes() == before  # the previous checkpoint, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]  # and no partial temporary file
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(tmp_path / "new.pt", _tiny_checkpoint())
+    assert not (tmp_path / "new.pt").exists()
+
+
+def test_checkpoint_load_says_what_is_wrong_with_a_file(tmp_path):
+    import torch
+
+    from train import checkpoint
+
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="notes.pt is not a training checkpoint"):
+        checkpoint.load(tmp_path / "notes.pt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="holds a list"):
+        checkpoint.load(tmp_path / "list.pt")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "weights.pt")  # a bare state dict
+    with pytest.raises(checkpoint.CheckpointError, match="lacks model, arch, img_size, classes, best, config"):
+        checkpoint.load(tmp_path / "weights.pt")
+    ck = _tiny_checkpoint()
+    checkpoint.save(tmp_path / "best.pt", ck)
+    with pytest.raises(checkpoint.CheckpointError, match="it is a best.pt"):
+        checkpoint.load_state(tmp_path / "best.pt")
+    partial = {k: v for k, v in vars(ck).items() if k != "config"}
+    torch.save(partial, tmp_path / "partial.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="lacks config"):
+        checkpoint.load(tmp_path / "partial.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        checkpoint.load(tmp_path / "missing.pt")
+    (tmp_path / "trunc.pt").write_bytes((tmp_path / "best.pt").read_bytes()[:100])
+    with pytest.raises(checkpoint.CheckpointError, match="not a training checkpoint"):
+        checkpoint.load(tmp_path / "trunc.pt")
+    other = _tiny_checkpoint()
+    other.classes = list(reversed(CLASSES))
+    checkpoint.save(tmp_path / "other.pt", other)
+    with pytest.raises(checkpoint.CheckpointError, match="trained for classes"):
+        checkpoint.load_model(tmp_path / "other.pt")
+
+    from train.export import main as export
+    from train.soup import main as soup
+
+    with pytest.raises(SystemExit, match="notes.pt is not a training checkpoint"):  # before any data is read
+        export(["--checkpoint", str(tmp_path / "notes.pt"), "--data", str(tmp_path / "no-data")])
+    with pytest.raises(SystemExit, match="no checkpoint at"):
+        soup([str(tmp_path / "missing.pt"), str(tmp_path / "best.pt"), "--data", str(tmp_path / "no-data")])
+    with pytest.raises(SystemExit, match="weights do not fit efficientnet_lite0"):
+        soup([str(tmp_path / "best.pt"), "--data", str(tmp_path / "no-data")])
 
 
 def test_class_weights_favour_rare_classes():

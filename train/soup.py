@@ -19,7 +19,7 @@ import torch
 
 from emotion.preprocess import preprocess_faces
 from train.data import load_fer2013
-from train.export import load_checkpoint
+from train.checkpoint import Checkpoint, CheckpointError, load_model, save
 from train.runlog import record_command
 from train.train import predict_logits, score
 
@@ -55,11 +55,14 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
 
     t0 = time.time()
-    ds = load_fer2013(a.data)
-    nets = [load_checkpoint(c) for c in a.checkpoints]
-    size = int(nets[0][1]["img_size"])
-    if any(ck["arch"] != nets[0][1]["arch"] or int(ck["img_size"]) != size for _, ck in nets):
+    try:
+        nets = [load_model(c) for c in a.checkpoints]
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"soup: {e}") from None
+    size = int(nets[0][1].img_size)
+    if any(ck.arch != nets[0][1].arch or int(ck.img_size) != size for _, ck in nets):
         raise SystemExit("soup: the checkpoints differ in architecture or input size")
+    ds = load_fer2013(a.data)
     x_val, y_val = torch.from_numpy(preprocess_faces(ds["val"].images, size)), torch.from_numpy(ds["val"].labels)
     rng = np.random.default_rng(a.seed)
     pick = np.sort(rng.choice(len(ds["train"].labels), size=min(a.bn_images, len(ds["train"].labels)), replace=False))
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cpu")
     scores = {c: score(predict_logits(net, x_val, device), y_val) for c, (net, _) in zip(a.checkpoints, nets)}
     soup, last_ck = nets[-1][0], nets[-1][1]
-    soup.load_state_dict(average_state_dicts([ck["model"] for _, ck in nets]))
+    soup.load_state_dict(average_state_dicts([ck.model for _, ck in nets]))
     recalibrate_bn(soup, x_bn)
     s = score(predict_logits(soup, x_val, device), y_val)
     for c, sc in scores.items():
@@ -83,11 +86,11 @@ def main(argv: list[str] | None = None) -> dict:
         return result
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    best = {"val_acc": s["acc"], "val_macro_f1": s["macro_f1"], "val_loss": s["loss"], "epoch": last_ck["best"]["epoch"],
+    best = {"val_acc": s["acc"], "val_macro_f1": s["macro_f1"], "val_loss": s["loss"], "epoch": last_ck.best["epoch"],
             "weights": f"soup of {len(nets)}"}
-    config = {**last_ck["config"], "out": str(out), "init": a.checkpoints[-1], "soup": a.checkpoints}
-    torch.save({"model": soup.state_dict(), "arch": last_ck["arch"], "img_size": size, "classes": last_ck["classes"],
-                "best": best, "config": config}, out / "best.pt")
+    config = {**last_ck.config, "out": str(out), "init": a.checkpoints[-1], "soup": a.checkpoints}
+    save(out / "best.pt", Checkpoint(model=soup.state_dict(), arch=last_ck.arch, img_size=size, classes=last_ck.classes,
+                                     best=best, config=config))
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     record_command(out, "train.soup", argv if argv is not None else sys.argv[1:])
     print(f"wrote {out / 'best.pt'}")

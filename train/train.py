@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from emotion.classes import CLASSES
 from emotion.preprocess import INPUT_SIZE, preprocess_faces
+from train import checkpoint
 from train.augment import AugmentConfig, augment_batch
 from train.data import load_fer2013
 from train.model import ARCHITECTURES, EmotionNet, build_model
@@ -162,14 +163,17 @@ def train(cfg: TrainConfig) -> dict:
     start_epoch, best, history, step, stale, train_seconds = 0, {"val_acc": -1.0}, [], 0, 0, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
     if cfg.resume and last_path.exists():
-        ck = torch.load(last_path, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        if ema is not None and ck.get("ema"):
-            ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        start_epoch, best, history, step, stale = ck["epoch"] + 1, ck["best"], ck["history"], ck["step"], ck["stale"]
-        train_seconds = ck.get("train_seconds", 0.0)
+        try:
+            state = checkpoint.load_state(last_path, map_location=device)
+        except checkpoint.CheckpointError as e:
+            raise SystemExit(f"--resume: {e}") from None
+        model.load_state_dict(state.model)
+        if ema is not None and state.ema:
+            ema.load_state_dict(state.ema)
+        opt.load_state_dict(state.opt)
+        sched.load_state_dict(state.sched)
+        start_epoch, best, history, step, stale = state.epoch + 1, state.best, state.history, state.step, state.stale
+        train_seconds = state.train_seconds
         print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
     with open(out / "config.json", "w") as fh:
         json.dump(asdict(cfg), fh, indent=2)
@@ -229,14 +233,16 @@ def train(cfg: TrainConfig) -> dict:
         if improved:
             best = {"val_acc": picked[1]["acc"], "val_macro_f1": picked[1]["macro_f1"], "val_loss": picked[1]["loss"],
                     "epoch": epoch + 1, "weights": picked[0]}
-            torch.save({"model": candidates[picked[0]].state_dict(), "arch": cfg.arch, "img_size": cfg.img_size,
-                        "classes": list(CLASSES), "best": best, "config": asdict(cfg)}, best_path)
+            checkpoint.save(best_path, checkpoint.Checkpoint(
+                model=candidates[picked[0]].state_dict(), arch=cfg.arch, img_size=cfg.img_size, classes=list(CLASSES),
+                best=best, config=asdict(cfg)))
             stale = 0
         else:
             stale += 1
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-                    "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch, "best": best, "history": history,
-                    "step": step, "stale": stale, "train_seconds": train_seconds}, last_path)
+        checkpoint.save(last_path, checkpoint.TrainState(
+            model=model.state_dict(), ema=ema.state_dict() if ema is not None else None, opt=opt.state_dict(),
+            sched=sched.state_dict(), epoch=epoch, best=best, history=history, step=step, stale=stale,
+            train_seconds=train_seconds))
         _write_log(out / "log.csv", history)
         print(f"epoch {epoch + 1:>2}/{cfg.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
               f"val {row['val_acc']:.4f} (f1 {row['val_macro_f1']:.3f})"
@@ -255,14 +261,15 @@ def train(cfg: TrainConfig) -> dict:
 def load_init(model: nn.Module, cfg: TrainConfig) -> None:
     """Start from another run's checkpoint (a second cosine cycle): same architecture and input size, or a clear error."""
     path = Path(cfg.init)
-    if not path.is_file():
-        raise SystemExit(f"--init: no checkpoint at {path}")
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ck = checkpoint.load(path)
+    except (FileNotFoundError, checkpoint.CheckpointError) as e:
+        raise SystemExit(f"--init: {e}") from None
     for key in ("arch", "img_size"):
-        if key in ck and ck[key] != getattr(cfg, key):
-            raise SystemExit(f"--init: {path} has {key}={ck[key]!r}, this run {key}={getattr(cfg, key)!r}")
-    model.load_state_dict(ck["model"])
-    print(f"initialised from {path} (PublicTest acc {ck.get('best', {}).get('val_acc', float('nan')):.4f})", flush=True)
+        if getattr(ck, key) != getattr(cfg, key):
+            raise SystemExit(f"--init: {path} has {key}={getattr(ck, key)!r}, this run {key}={getattr(cfg, key)!r}")
+    model.load_state_dict(ck.model)
+    print(f"initialised from {path} (PublicTest acc {ck.best.get('val_acc', float('nan')):.4f})", flush=True)
 
 
 def _write_log(path: Path, history: list[dict]) -> None:
