@@ -58,11 +58,11 @@ def main() -> None:
     print(f"{len(faces)} PublicTest faces, model {a.model.split('/')[-1]}; occlusion: 16 px patches, stride 8 "
           f"({121} views a face), median {np.median(seconds) * 1e3:.0f} ms a face on this machine")
     print()
-    print("| map | heat on the inner face (eyes, brows, nose, mouth; 49 % of the crop) | grid |")
+    print(f"| map | heat on the inner face (eyes, brows, nose, mouth: {area:.0%} of the crop) | grid |")
     print("|---|---|---|")
     print(f"| occlusion (the page) | {np.nanmean(occ_inner):.1%} | 11×11 patches, per pixel |")
     print(f"| class activation (the model's own) | {np.nanmean(cam_inner):.1%} | {cams.shape[2]}×{cams.shape[3]} |")
-    print(f"(inner region = {area:.0%} of the crop)")
+
     print()
     print("| predicted | faces | eyes+brows | nose | mouth |")
     print("|---|---|---|---|---|")

@@ -73,14 +73,6 @@ def _overlay(crop: np.ndarray, heat: np.ndarray, size: int, blur: float = 0.0) -
     return Image.fromarray(np.clip(0.55 * np.asarray(face, np.float32) + 0.45 * _heat_colours(hot), 0, 255).astype(np.uint8))
 
 
-def cam_overlay(result: PredictionResult, face_index: int = 0, size: int = 192) -> np.ndarray | None:
-    """The face exactly as the classifier saw it, with the class-activation heat of its predicted class laid over it."""
-    face: FaceResult = result.faces[face_index]
-    if face.cam is None or face.crop is None:
-        return None
-    return np.asarray(_overlay(face.crop, face.cam, size))
-
-
 def explanation_image(crop: np.ndarray, heat: np.ndarray, emotion: str, size: int = 256) -> np.ndarray:
     """The face as the classifier saw it with its evidence map, and a legend that says how to read the colours."""
     font = ImageFont.load_default(size=15)

@@ -12,15 +12,17 @@ import logging
 import math
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 import numpy as np
 
 from emotion.batch import csv_rows, to_csv
 from emotion.errors import ImageRejected
+from emotion.explain import Explanation, occlusion
 from emotion.recognizer import EmotionRecognizer
-from emotion.result import ErrorResult, PredictionResult
+from emotion.result import ErrorResult, PredictionResult, is_uncertain
 from emotion.smoothing import ema
 from emotion.validation import ImageSource
 from emotion.video import VideoLimits, VideoResult, analyse as analyse_video, probe as probe_video
@@ -59,18 +61,43 @@ class EmotionService:
             return ErrorResult.of(image.code, image.message)
         if image is None or (isinstance(image, (str, bytes)) and not image):
             return ErrorResult.of("invalid_image", "No image was received. Upload a JPEG, PNG or WebP photo.")
-        if model is not None and model not in self.recognizer.model_names:
-            return ErrorResult.of("invalid_request", f"Unknown model {model!r}: choose one of {', '.join(self.recognizer.model_names)}.")
-        with self._waiting_lock:
-            if self._waiting >= self.max_waiting + self.concurrency:  # running + waiting: past it, answer busy at once
+        if (unknown := self._unknown_model(model)) is not None:
+            return unknown
+        with self._turn() as admitted:
+            if not admitted:
                 return ErrorResult.of("busy")
-            self._waiting += 1
-        try:
             with self._slots:  # decode + detect + classify: at most `concurrency` at once, whatever the entry point
                 return self.recognizer.predict(image, with_cam=with_cam, model=model)
+
+    def _unknown_model(self, model: str | None) -> ErrorResult | None:
+        if model is None or model in self.recognizer.model_names:
+            return None
+        return ErrorResult.of("invalid_request", f"Unknown model {model!r}: choose one of {', '.join(self.recognizer.model_names)}.")
+
+    @contextmanager
+    def _turn(self) -> Iterator[bool]:
+        """Count a request as waiting or running while it is; False (not counted) when running + waiting already
+        reach the bound: the caller answers ``busy`` at once instead of queueing without end."""
+        with self._waiting_lock:
+            admitted = self._waiting < self.max_waiting + self.concurrency
+            self._waiting += admitted
+        try:
+            yield admitted
         finally:
-            with self._waiting_lock:
-                self._waiting -= 1
+            if admitted:
+                with self._waiting_lock:
+                    self._waiting -= 1
+
+    def explain(self, result: PredictionResult, face: int, client: str = "local") -> Explanation | ErrorResult:
+        """"Why this emotion?" for one face of a result: occlusion sensitivity with the model that answered, on the
+        crop it saw. Counted like a photo (it costs about as much as classifying 60 faces), and bounded like one."""
+        if not self.limiter.allow(client):
+            return self._limited(self.limiter, client)
+        with self._turn() as admitted:
+            if not admitted:
+                return ErrorResult.of("busy")
+            with self._slots:
+                return occlusion(self.recognizer.classifier_for(result.model), result.faces[face].crop)
 
     def retry_after(self, client: str) -> int:
         """Seconds until ``client`` may send another photo."""
@@ -126,7 +153,7 @@ class EmotionService:
         face = result.faces[0]
         smoothed = ema(smoothed, np.array([face.probabilities[c] for c in self.recognizer.classes]), alpha)
         face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
-        face.is_uncertain = bool(smoothed.max() < self.recognizer.settings.confidence_threshold)
+        face.is_uncertain = is_uncertain(smoothed, self.recognizer.settings.confidence_threshold)
         return result, smoothed
 
     def video_cost(self, seconds: float | None) -> int:
@@ -142,15 +169,13 @@ class EmotionService:
             return self._record_video(ErrorResult.of(data.code, data.message))
         if not data:
             return self._record_video(ErrorResult.of("invalid_video", "No video was received. Upload an MP4, WebM or MOV clip."))
-        if model is not None and model not in self.recognizer.model_names:
-            return ErrorResult.of("invalid_request", f"Unknown model {model!r}: choose one of {', '.join(self.recognizer.model_names)}.")
+        if (unknown := self._unknown_model(model)) is not None:
+            return unknown
         if not self.limiter.allow(client):
             return self._record_video(self._limited(self.limiter, client))
-        with self._waiting_lock:
-            if self._waiting >= self.max_waiting + self.concurrency:
+        with self._turn() as admitted:
+            if not admitted:
                 return self._record_video(ErrorResult.of("busy"))
-            self._waiting += 1
-        try:
             with self._video_slots:
                 try:
                     info = probe_video(data, self.video_limits)  # metadata only: no frame decoded yet
@@ -166,9 +191,6 @@ class EmotionService:
 
                 return self._record_video(analyse_video(data, self.recognizer, limits=self.video_limits, model=model,
                                                         progress=progress, predict=frame, info=info))
-        finally:
-            with self._waiting_lock:
-                self._waiting -= 1
 
     @staticmethod
     def _record_video(result: Union[VideoResult, ErrorResult]) -> Union[VideoResult, ErrorResult]:

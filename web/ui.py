@@ -21,7 +21,7 @@ from web.config import ServerConfig
 from web.face_views import ExpiringStore
 from web.guard import EventRule
 from web.privacy import gradio_temp_dir
-from web.render import annotate, cam_overlay, verdict_html
+from web.render import annotate, explanation_image, verdict_html
 from web.service import EmotionService
 from web.ui_text import ABOUT_MD, DISCLAIMER_MD, INTRO_MD, model_info_md, models_table_md, privacy_md
 from web.uploads import UploadStore
@@ -87,25 +87,23 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
     video_uploads = video_uploads or UploadStore(uploads.root, config.max_video_bytes, owner_ttl_s=config.retention_s,
                                                  max_bytes=2 * config.max_video_bytes)
 
-    def load(image, owner: str | None):
+    def load(image, owner: str | None, store: UploadStore = uploads):
         """An uploaded file's path → its bytes (the file is deleted as it is read); anything else as it came."""
         if not isinstance(image, str):
             return image
         try:
-            return uploads.read(image, owner)
+            return store.read(image, owner)
         except ImageRejected as e:
             return e
 
     def load_video(path, owner: str | None):
         """An uploaded clip's path → its bytes (the file is deleted as it is read), or the refusal in video words."""
-        if not isinstance(path, str):
-            return path
-        try:
-            return video_uploads.read(path, owner)
-        except ImageRejected as e:
-            if e.code == "file_too_large":
-                return ImageRejected("file_too_large", f"The video is too large. Upload a clip under {config.video_max_mb:g} MB.")
-            return ImageRejected("invalid_video", e.message.replace("photo", "video").replace("image", "video"))
+        got = load(path, owner, video_uploads)
+        if not isinstance(got, ImageRejected):
+            return got
+        if got.code == "file_too_large":
+            return ImageRejected("file_too_large", f"The video is too large. Upload a clip under {config.video_max_mb:g} MB.")
+        return ImageRejected("invalid_video", got.message.replace("photo", "video").replace("image", "video"))
 
     views: ExpiringStore[PredictionResult] = ExpiringStore(config.face_view_ttl_s, config.session_capacity)
     no_picker = gr.update(choices=[], value=None, visible=False)
@@ -116,8 +114,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             return None, verdict_html(result), None, no_picker, None, result.to_dict()
         choices = [f"Face {i + 1}" + (" (largest)" if i == 0 else "") for i in range(len(result.faces))]
         return (annotate(result, face if len(result.faces) > 1 else None), verdict_html(result, face), result.faces[face].probabilities,
-                gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), cam_overlay(result, face),
-                result.to_dict())
+                gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), None, result.to_dict())
 
     def analyse_upload(image, model: str, request: gr.Request):
         session = _session(request)
@@ -125,9 +122,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             if session:
                 views.drop(session)
             return None, "", None, no_picker, None, None
-        result = service.predict_upload(load(image, session), _client(request), with_cam=True, model=model)
-        if session and isinstance(result, PredictionResult) and len(result.faces) > 1:
-            views.put(session, result)  # for the face picker: in memory, bounded in time, dropped when the tab closes
+        result = service.predict_upload(load(image, session), _client(request), model=model)
+        if session and isinstance(result, PredictionResult):
+            views.put(session, result)  # for the picker and "why": in memory, bounded in time, dropped when the tab closes
         return view(result)
 
     def pick_face(choice: str | None, request: gr.Request):
@@ -139,8 +136,21 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                                       "Upload the photo again to look at another face.")
             return gr.skip(), verdict_html(expired), None, None, expired.to_dict()
         i = min(int(choice.split()[1]) - 1, len(result.faces) - 1)
-        annotated, verdict, probs, _, cam, raw = view(result, i)
-        return annotated, verdict, probs, cam, raw
+        annotated, verdict, probs, _, why, raw = view(result, i)
+        return annotated, verdict, probs, why, raw
+
+    def explain_face(choice: str | None, request: gr.Request):
+        """"Why this emotion?" on request: an occlusion map of the chosen face (it costs ~120 classifications)."""
+        result = views.get(_session(request) or "")
+        if result is None:
+            gr.Warning(f"Upload a photo first (results are kept {config.face_view_ttl_s:g} s for this).")
+            return None
+        i = min(int(choice.split()[1]) - 1, len(result.faces) - 1) if choice else 0
+        explanation = service.explain(result, i, _client(request))
+        if isinstance(explanation, ErrorResult):
+            gr.Warning(explanation.message)
+            return None
+        return explanation_image(result.faces[i].crop, explanation.heat, explanation.emotion)
 
     def forget_session(request: gr.Request):
         """The tab closed: its face-picker result and the photos kept for its Batch tab go."""
@@ -248,12 +258,14 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         verdict = gr.HTML(elem_id="verdict")
                         face_pick = gr.Radio(label="Face", visible=False, elem_id="face-pick")
                         probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities")
-                        cam = gr.Image(label="Why this emotion? (class-activation heat on the face crop)", interactive=False,
-                                       height=200, elem_id="cam")
+                        why_go = gr.Button("Why this emotion?", elem_id="explain-go", size="sm")
+                        cam = gr.Image(label="What the answer rests on (hide a part of the face, see the answer drop)",
+                                       interactive=False, height=300, elem_id="cam")
                         with gr.Accordion("Raw result (JSON)", open=False):
                             raw = gr.JSON(elem_id="raw-json")
                 photo.change(analyse_upload, [photo, model], [annotated, verdict, probs, face_pick, cam, raw], api_visibility="private", **one_shot)
                 face_pick.input(pick_face, face_pick, [annotated, verdict, probs, cam, raw], api_visibility="private")
+                why_go.click(explain_face, face_pick, cam, api_visibility="private", **one_shot)
                 clear.add([photo, annotated, verdict, probs, cam, raw])
 
             with gr.Tab("Webcam", id="webcam"):

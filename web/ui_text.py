@@ -13,12 +13,14 @@ Drop a photo (or use your webcam): every face is boxed and labelled with one of 
 ABOUT_MD = """## How it works
 1. **Validate**: the file must be a JPEG, PNG or WebP under the size limit (checked by its bytes, not its name);
    it is turned upright from its EXIF orientation and all metadata (GPS included) is dropped.
-2. **Find faces**: Google's MediaPipe face detector (full-range model) finds every face.
+2. **Find faces**: Google's MediaPipe face detectors (its short-range model for close-ups, its full-range model, and
+   a closer look at parts of large photos for small faces in a group) find every face.
 3. **Crop like the training data**: each face is cut as a square framed the way FER-2013 framed its faces
    (measured, not guessed), turned grey and resized to 96×96.
 4. **Classify**: an EfficientNet-Lite0 network, fine-tuned from ImageNet on FER-2013, runs in ONNX Runtime.
    Its scores are calibrated with a temperature fitted on held-out data.
-5. **Explain**: a class-activation map shows which parts of the face drove the answer.
+5. **Explain** (on request, "Why this emotion?"): each part of the face is hidden in turn and the answer measured
+   again; the parts whose hiding lowers it most are what it rests on (orange in the picture).
 """
 
 
