@@ -12,3 +12,6 @@ $PY -m bench.real_photos --data ../shared/expressions_dev 2>/dev/null | tee benc
 $PY -m bench.compare_models --data ../shared/fer2013 --photos ../shared/expressions_dev 2>/dev/null | tee bench/results/compare_models.md
 $PY -m bench.bulk --photos 150 --workers 1 2 --ray 2>/dev/null | tee bench/results/bulk.md
 $PY -m bench.video --runs 2                2>/dev/null | tee bench/results/video.md
+$PY -m bench.explain --data ../shared/fer2013 --n 200 2>/dev/null | tee bench/results/explain.md
+$PY -m bench.attack --before 7576c52       2>/dev/null | tee bench/results/attack.md   # 7576c52: the last commit before the guard
+$PY -m bench.soak --requests 10000        2>/dev/null | tee bench/results/soak.md

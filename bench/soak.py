@@ -39,18 +39,19 @@ class LiveStream:
         self._it = self._lines.__enter__().iter_lines()
         self._next_answer()
 
-    def _next_answer(self) -> bool:
+    def _next_answer(self) -> str:
         for line in self._it:
             if '"process_streaming"' in line:
-                return True
-            if '"process_completed"' in line:
-                return False
-        return False
+                return "ok"
+            if '"process_completed"' in line:  # the stream reached its time limit (EMOTION_STREAM_TIME_LIMIT_S)
+                return "ended"
+        return "failed"
 
-    def frame(self) -> bool:
+    def frame(self) -> str:
+        """"ok", "ended" (the stream's time limit: a new one is opened) or "failed"."""
         self.n += 1
         if self.wire.frame(self.event_id, self.session, self.frames[self.n % len(self.frames)]).status != 200:
-            return False
+            return "failed"
         return self._next_answer()
 
     def close(self) -> None:
@@ -93,19 +94,21 @@ def main() -> None:
                 name, data = photos[i % len(photos)]
                 try:
                     if kind == "rest":
-                        ok = rest.post("/api/predict", files={"file": (name, data)}).status_code in (200, 422)
+                        r = rest.post("/api/predict", files={"file": (name, data)})
+                        outcome = "ok" if r.status_code in (200, 422) else f"http {r.status_code} {r.json().get('error')}"
                     elif kind == "gradio":
-                        ok = wire.predict_file(name, data) is not None
+                        d = wire.predict_file(name, data)
+                        outcome = "no answer" if d is None else "ok" if d.get("success") or d.get("error") == "no_face_detected" else d["error"]
                     else:
                         live = live or LiveStream(wire, frames)
-                        ok = live.frame()
-                        if not ok:
+                        outcome = live.frame()
+                        if outcome != "ok":
                             live.close()
                             live = None
-                except Exception:  # noqa: BLE001 - counted, the soak goes on
-                    ok = False
+                except Exception as e:  # noqa: BLE001 - counted, the soak goes on
+                    outcome = type(e).__name__
                 with lock:
-                    outcomes[f"{kind}:{'ok' if ok else 'failed'}"] += 1
+                    outcomes[f"{kind}:{outcome}"] += 1
                     done = i + 1
                     if done >= a.warmup and (done - a.warmup) % a.every == 0:
                         trace.append((done - a.warmup, rss_mb(proc.pid)))
@@ -131,7 +134,7 @@ def main() -> None:
     print("|---|" + "---|" * len(trace))
     print("| RSS MB | " + " | ".join(f"{r:.0f}" for _, r in trace) + " |")
     print(f"growth after warm-up: {trace[-1][1] - base:+.0f} MB (max {max(r for _, r in trace) - base:+.0f} MB)")
-    print("outcomes:", dict(sorted(outcomes.items())))
+    print("outcomes:", dict(sorted(outcomes.items())), '("live:ended" = a stream reached its time limit and was reopened)')
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def test_an_example_runs(page, shots):
     page.get_by_role("button", name="grace_hopper").or_(page.locator("img[src*='grace_hopper']")).first.click()
     page.wait_for_selector("#verdict .verdict-conf")
     assert "confidence" in page.locator("#verdict").inner_text()
+    page.locator("#explain-go").click()  # "Why this emotion?" on request
+    page.wait_for_selector("#cam img", timeout=60_000)
     page.screenshot(path=str(shots / "example.png"), full_page=True)
 
 
