@@ -196,3 +196,14 @@ def test_the_fast_model_is_chosen_by_name_everywhere(server):
     assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "accurate" in r.json()["message"]
     info = _get(server["url"] + "/info")
     assert set(info["models"]) == {"accurate", "fast"} and info["default_model"] == "accurate"
+
+
+def test_a_plain_gradio_http_call_with_only_the_file_still_works(server):
+    """curl users of /gradio_api/call/predict send {"data": [file]}: the optional model input gets its default."""
+    import httpx
+
+    from bench.load import predict_gradio
+
+    with httpx.Client(base_url=server["url"], timeout=30) as c:
+        d = predict_gradio(c, "a.jpg", (EXAMPLES / "astronaut.jpg").read_bytes())
+    assert d["success"] and d["model"] == "accurate"

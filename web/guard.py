@@ -45,6 +45,7 @@ class EventRule:
     data_urls: bool = False  # webcam frames arrive inline as ``data:`` URLs
     stream: bool = False  # a live stream: holds its slot for the whole stream
     continues: bool = False  # the next frame of an open stream: its slot is already held, payload checks only
+    defaults: tuple = ()  # each input's default: a call that leaves out trailing optional inputs (the model) gets them
 
 
 STREAM_FRAME = EventRule("stream-frame", max_files=1, data_urls=True, continues=True)
@@ -121,6 +122,7 @@ class RequestGuard:
         if rule is not None:
             self._check_payload(rule, body)
             self._check_share(rule, client)
+            body = _with_defaults(rule, body)
         return _replay(body)
 
     def _may_carry_frames(self, path: str) -> bool:
@@ -243,6 +245,17 @@ async def _read_body(receive, length: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _with_defaults(rule: EventRule, body: bytes) -> bytes:
+    """The body with the event's trailing optional inputs filled in when a caller left them out, so a plain
+    ``{"data": [file]}`` to ``/call/predict`` keeps working after ``/predict`` gained its optional ``model``."""
+    payload = json.loads(body) if body else None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not rule.defaults or not isinstance(data, list) or len(data) >= len(rule.defaults):
+        return body
+    payload["data"] = data + list(rule.defaults[len(data):])
+    return json.dumps(payload).encode()
 
 
 def _replay(body: bytes):

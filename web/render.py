@@ -1,4 +1,4 @@
-"""What a person sees: faces boxed and labelled on the photo, the headline verdict, the class-activation
+"""What a person sees: faces boxed and labelled on the photo, the headline verdict, the explanation
 overlay. Pure functions of a result; the Gradio app only places them on the page."""
 
 from __future__ import annotations

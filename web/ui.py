@@ -386,5 +386,6 @@ def event_rules(demo: gr.Blocks, max_batch: int) -> dict[int, EventRule]:
     rules = {}
     for fn_index, fn in demo.fns.items():
         files, data_urls = takes.get(fn.name, (0, False))
-        rules[fn_index] = EventRule(fn.name, files, data_urls, stream=fn.connection == "stream")
+        defaults = tuple(getattr(c, "value", None) if not isinstance(c, gr.State) else None for c in fn.inputs)
+        rules[fn_index] = EventRule(fn.name, files, data_urls, stream=fn.connection == "stream", defaults=defaults)
     return rules
