@@ -1,5 +1,5 @@
-"""Many photos at once: one row per face in a CSV that round-trips (file, face index, box, emotion,
-confidence and the 7 probabilities). ``python -m emotion`` (``emotion.bulk``) writes the same rows with a
+"""Many photos at once: one row per face in a CSV that round-trips (file, face number as on the annotated photo,
+1, 2, …, box, emotion, confidence and the 7 probabilities). ``python -m emotion`` (``emotion.bulk``) writes the same rows with a
 ``time_s`` column after ``file``: the frame's time for a video, empty for a photo."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def csv_rows(name: str, result: PredictionResult | ErrorResult, time_s: float | 
     rows = []
     for i, f in enumerate(result.faces):
         x, y, w, h = f.box
-        rows.append({"file": name, **extra, "face": i, "x": x, "y": y, "w": w, "h": h, "emotion": f.emotion,
+        rows.append({"file": name, **extra, "face": i + 1, "x": x, "y": y, "w": w, "h": h, "emotion": f.emotion,
                      "confidence": round(f.confidence, 4), "is_uncertain": f.is_uncertain, "error": "",
                      **{c: round(f.probabilities[c], 4) for c in CLASSES}})
     return rows

@@ -82,7 +82,7 @@ def test_folders_recursively_one_row_per_face_and_errors_as_rows(folder, referen
     assert [r["error"] for r in by_file["sub/deeper/chelsea.png"]] == ["no_face_detected"]
     (astro,) = by_file["astronaut.jpg"]
     expected = recognizer.predict(EXAMPLES / "astronaut.jpg").faces[0]
-    assert astro["time_s"] == "" and astro["face"] == "0" and astro["error"] == "" and astro["emotion"] == "happy"
+    assert astro["time_s"] == "" and astro["face"] == "1" and astro["error"] == "" and astro["emotion"] == "happy"
     assert [int(astro[k]) for k in "xywh"] == list(expected.box)
     assert [float(astro[c]) for c in CLASSES] == pytest.approx([expected.probabilities[c] for c in CLASSES], abs=1e-4)
     assert by_file["sub/grace_hopper.jpg"][0]["emotion"] and all(r["emotion"] == "" for r in by_file["bad.jpg"])
@@ -100,7 +100,7 @@ def test_a_file_named_directly_is_scored_whatever_its_name(folder, tmp_path, rec
 def test_video_rows_carry_the_frame_time(folder, reference, tmp_path, recognizer):
     clip = [r for r in rows_of(reference) if r["file"].endswith("clip.mp4")]
     assert [float(r["time_s"]) for r in clip] == [0.0, 0.2, 0.4, 0.6, 0.8]  # 10 frames at 10 fps, sampled at 5 fps
-    assert all(r["face"] == "0" and r["emotion"] == "happy" for r in clip)
+    assert all(r["face"] == "1" and r["emotion"] == "happy" for r in clip)
     assert [int(r["x"]) for r in clip] == sorted(int(r["x"]) for r in clip)  # the face moves right
 
     every = bulk.score_video(recognizer, "clip", str(folder / "sub" / "clip.mp4"), fps=0)
