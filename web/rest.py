@@ -71,45 +71,38 @@ def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | N
 
 def router(service: EmotionService) -> APIRouter:
     api = APIRouter()
+    codes = {c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))}
 
-    @api.post("/api/predict", summary="Emotion of every face in one photo",
-              responses={c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))})
+    async def answer(request: Request, run, example: str, include_cam: bool = False) -> JSONResponse:
+        """The shared shape of both routes: the multipart ``file`` → ``run(data, client)`` in a worker thread → the
+        result JSON with the status that says what happened (and Retry-After when waiting helps)."""
+        client = request.client.host if request.client else "unknown"
+        try:
+            data = file_field(await request.body(), request.headers.get("content-type", ""))
+            if data is None:
+                raise ImageRejected("invalid_request", f"No field named 'file' in the form (curl -F file=@{example} …).")
+        except ImageRejected as e:
+            message = e.message if example == "face.jpg" else e.message.replace("the photo", "the video")
+            result = ErrorResult.of(e.code, message.replace("face.jpg", example))
+        else:
+            result = await anyio.to_thread.run_sync(lambda: run(data, client))
+        headers = {}
+        if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
+            headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
+        return JSONResponse(result.to_dict(include_cam=include_cam) if include_cam else result.to_dict(),
+                            status_code=200 if result.success else STATUS.get(result.error, 400), headers=headers)
+
+    @api.post("/api/predict", summary="Emotion of every face in one photo", responses=codes)
     async def predict(request: Request, explain: bool = Query(False, description="add each face's heatmap (cam)"),
                       model: str = Query("accurate", description="`accurate` (default) or `fast`")):
         """Multipart field ``file``: a JPEG, PNG or WebP photo. Answers the result JSON of docs/API.md."""
-        client = request.client.host if request.client else "unknown"
-        try:
-            data = file_field(await request.body(), request.headers.get("content-type", ""))
-            if data is None:
-                raise ImageRejected("invalid_request", "No field named 'file' in the form (curl -F file=@face.jpg …).")
-        except ImageRejected as e:
-            result = ErrorResult.of(e.code, e.message)
-        else:
-            result = await anyio.to_thread.run_sync(lambda: service.predict_upload(data, client, with_cam=explain, model=model))
-        status = 200 if result.success else STATUS.get(result.error, 400)
-        headers = {}
-        if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
-            headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
-        return JSONResponse(result.to_dict(include_cam=explain), status_code=status, headers=headers)
+        return await answer(request, lambda data, client: service.predict_upload(data, client, with_cam=explain, model=model),
+                            "face.jpg", include_cam=explain)
 
-    @api.post("/api/predict_video", summary="Emotion of the main face over time in one video clip",
-              responses={c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))})
+    @api.post("/api/predict_video", summary="Emotion of the main face over time in one video clip", responses=codes)
     async def predict_video(request: Request, model: str = Query("accurate", description="`accurate` (default) or `fast`")):
         """Multipart field ``file``: an MP4, WebM or MOV clip (limits: /guide/api). Answers frames sampled at
         EMOTION_VIDEO_FPS per second, each with its faces, and a summary (dominant emotion, segments)."""
-        client = request.client.host if request.client else "unknown"
-        try:
-            data = file_field(await request.body(), request.headers.get("content-type", ""))
-            if data is None:
-                raise ImageRejected("invalid_request", "No field named 'file' in the form (curl -F file=@clip.mp4 …).")
-        except ImageRejected as e:
-            result = ErrorResult.of(e.code, e.message.replace("the photo", "the video").replace("face.jpg", "clip.mp4"))
-        else:
-            result = await anyio.to_thread.run_sync(lambda: service.predict_video(data, client, model=model))
-        status = 200 if result.success else STATUS.get(result.error, 400)
-        headers = {}
-        if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
-            headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)
-        return JSONResponse(result.to_dict(), status_code=status, headers=headers)
+        return await answer(request, lambda data, client: service.predict_video(data, client, model=model), "clip.mp4")
 
     return api
