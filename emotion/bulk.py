@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from emotion.batch import BULK_COLUMNS, csv_rows
-from emotion.classifier import DEFAULT_MODEL_PATH
 from emotion.config import Settings
 from emotion.result import ErrorResult
 
@@ -35,7 +34,7 @@ INVALID_VIDEO = "invalid_video"  # a video OpenCV cannot open or that has no fra
 DEFAULT_FPS = 5.0
 DEFAULT_MAX_MB = 50.0  # the owner's own files: larger than the web app's 5 MB (pixel limits still apply)
 FORMATS = ("csv", "jsonl", "parquet")
-MODELS = {"accurate": DEFAULT_MODEL_PATH, "fast": DEFAULT_MODEL_PATH.with_name("emotion_classifier_fast.onnx")}
+MODELS = {name: Path(path) for name, path in Settings().model_paths.items()}  # the named models, default files
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,16 @@ class Summary:
 # ---------------------------------------------------------------- inputs
 
 
-def resolve_model(model: str | os.PathLike | None) -> str:
-    """``accurate`` (default), ``fast`` (when ``models/emotion_classifier_fast.onnx`` exists) or a path to a model."""
+def resolve_model(model: str | os.PathLike | None, paths: dict[str, str | os.PathLike] | None = None) -> str:
+    """``accurate`` (default), ``fast`` (when its file exists) or a path to a model; ``paths``: name → file (the
+    configured ``Settings.model_paths``; default the files in ``models/``)."""
+    named = {name: Path(p) for name, p in (paths or MODELS).items()}
     if model is None or str(model) == "accurate":
-        return str(MODELS["accurate"])
-    if str(model) in MODELS:
-        if not MODELS[str(model)].is_file():
-            raise FileNotFoundError(f"the {model!r} model is not installed ({MODELS[str(model)]} is missing)")
-        return str(MODELS[str(model)])
+        return str(named["accurate"])
+    if str(model) in named:
+        if not named[str(model)].is_file():
+            raise FileNotFoundError(f"the {model!r} model is not installed ({named[str(model)]} is missing)")
+        return str(named[str(model)])
     if not Path(model).is_file():
         raise FileNotFoundError(f"model not found: {model} (give 'accurate', 'fast' or the path to an .onnx file)")
     return str(model)
@@ -308,7 +309,8 @@ def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str 
         log: Callable[[str], None] | None = None, settings: Settings | None = None) -> Summary:
     """Score ``paths`` into ``out`` (appending; files already there are skipped). Returns what this run did."""
     fmt = output_format(out, fmt)
-    settings = dataclasses.replace(settings or Settings(), model_path=resolve_model(model), max_file_mb=max_mb)
+    settings = settings or Settings()
+    settings = dataclasses.replace(settings, model_path=resolve_model(model, settings.model_paths), max_file_mb=max_mb)
     tasks = discover(paths)
     summary = Summary()
     if fmt == "parquet":

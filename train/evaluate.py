@@ -55,23 +55,24 @@ def cam_on_face(clf: OnnxEmotionClassifier, images: np.ndarray, batch: int = 128
     """Where the class-activation heat of the predicted class sits on FER crops: the share of positive heat
     inside the inner face region (eyes, brows, nose, mouth: rows 20–95 %, columns 15–85 % of the crop) against
     that region's share of the area. A model looking at the background or the borders would score near the area."""
-    size = 48
-    inner = np.zeros((size, size), bool)
-    inner[int(0.20 * size):int(0.95 * size), int(0.15 * size):int(0.85 * size)] = True
-    shares, maps = [], []
     from PIL import Image
+
+    from emotion.explain import inner_share
+
+    size = 48
+    shares, maps = [], []
 
     for i in range(0, len(images), batch):
         logits, cam = clf.logits_and_cam(preprocess_faces(images[i:i + batch], clf.input_size))
         for j, k in enumerate(logits.argmax(1)):
             heat = np.maximum(cam[j, k], 0)
             heat = np.asarray(Image.fromarray(heat.astype(np.float32)).resize((size, size), Image.BILINEAR))
-            total = heat.sum()
-            if total > 0:
-                shares.append(float(heat[inner].sum() / total))
+            if heat.sum() > 0:
+                shares.append(inner_share(heat))
             if len(maps) < 8:
                 maps.append(heat / max(heat.max(), 1e-9))
-    return {"images": len(shares), "inner_region_area_share": float(inner.mean()), "mean_heat_share_inner": float(np.mean(shares)),
+    return {"images": len(shares), "inner_region_area_share": inner_share(np.ones((size, size))),
+            "mean_heat_share_inner": float(np.mean(shares)),
             "median_heat_share_inner": float(np.median(shares)), "examples": maps}
 
 

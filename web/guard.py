@@ -94,6 +94,7 @@ class RequestGuard:
     # -- checks -----------------------------------------------------------------------------------------------
     async def _check(self, scope, receive):
         method, path = scope.get("method", "GET"), scope.get("path", "")
+        route = path.rstrip("/")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         has_body = method in ("POST", "PUT", "PATCH") or "content-length" in headers or "transfer-encoding" in headers
         if not has_body:
@@ -102,7 +103,7 @@ class RequestGuard:
         if not self.flood.allow(client):
             raise Refusal(429, "rate_limited", MESSAGES["rate_limited"], self.flood.retry_after(client))
         length = _content_length(headers)
-        if path.rstrip("/") == f"{API}/upload":
+        if route == f"{API}/upload":
             if length > self.max_upload_bytes:
                 raise Refusal(413, "file_too_large", f"One upload may carry at most {self.max_upload_bytes / 2**20:.0f} MB.")
             mb = max(1, -(-length // 2**20))
@@ -110,35 +111,34 @@ class RequestGuard:
                 raise Refusal(429, "rate_limited", "You have uploaded a lot in the last minute. Please wait and try again.",
                               self.upload_mb.retry_after(client, cost=mb))
             return receive  # multipart: streamed to disk by Gradio, bounded by the length above
-        if path.rstrip("/") in self.body_limits:
-            if length > self.body_limits[path.rstrip("/")]:
-                raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.body_limits[path.rstrip("/")] / 2**20))
+        if route in self.body_limits:
+            if length > self.body_limits[route]:
+                raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.body_limits[route] / 2**20))
             return receive  # read by its own route, which knows its format
-        limit = self.max_image_json_bytes if (_STREAM_ROUTE.match(path) or self._may_carry_frames(path)) else self.max_json_bytes
+        limit = self.max_image_json_bytes if (_STREAM_ROUTE.match(route) or self._may_carry_frames(route)) else self.max_json_bytes
         if length > limit:
             raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=limit / 2**20))
         body = await _read_body(receive, length)
-        rule = self._rule_for(path, body)
-        if rule is not None:
-            self._check_payload(rule, body)
-            self._check_share(rule, client)
-            body = _with_defaults(rule, body)
-        return _replay(body)
+        if not (route == f"{API}/queue/join" or _EVENT_ROUTE.match(route) or _STREAM_ROUTE.match(route)):
+            return _replay(body)  # starts no event: bounded above, nothing in it is acted on by file or index
+        payload = _json(body)  # parsed once, for every check below
+        rule = self._rule_for(route, payload)
+        self._check_payload(rule, payload)
+        self._check_share(rule, client)
+        return _replay(_with_defaults(rule, payload, body))
 
-    def _may_carry_frames(self, path: str) -> bool:
+    def _may_carry_frames(self, route: str) -> bool:
         """Bodies that may hold an inline frame: the queue join (webcam events) and the named events that take one."""
-        if path.rstrip("/") == f"{API}/queue/join":
+        if route == f"{API}/queue/join":
             return True
-        m = _EVENT_ROUTE.match(path)
+        m = _EVENT_ROUTE.match(route)
         rule = self.rules_by_fn.get(self.fn_by_api_name.get(m.group(1), -1)) if m else None
         return bool(rule and rule.data_urls)
 
-    def _rule_for(self, path: str, body: bytes) -> EventRule | None:
-        """The rule of the event this request starts; None for requests that start no event."""
-        route = path.rstrip("/")
+    def _rule_for(self, route: str, payload: Any) -> EventRule:
+        """The rule of the event this request starts (or continues, for a live stream's next frame)."""
         if route == f"{API}/queue/join":
-            data = _json(body)
-            fn = data.get("fn_index") if isinstance(data, dict) else None
+            fn = payload.get("fn_index") if isinstance(payload, dict) else None
             if not isinstance(fn, int) or isinstance(fn, bool) or fn not in self.rules_by_fn:
                 raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
             return self.rules_by_fn[fn]
@@ -148,12 +148,9 @@ class RequestGuard:
             if fn is None:
                 raise Refusal(404, "invalid_request", MESSAGES["invalid_request"])
             return self.rules_by_fn[fn]
-        if _STREAM_ROUTE.match(route):  # the next frame of an open live stream: payload rules of a stream
-            return STREAM_FRAME
-        return None
+        return STREAM_FRAME  # the next frame of an open live stream: payload rules of a stream
 
-    def _check_payload(self, rule: EventRule, body: bytes) -> None:
-        payload = _json(body)
+    def _check_payload(self, rule: EventRule, payload: Any) -> None:
         files = list(_file_entries(payload))  # anywhere in the body: every path is checked
         inputs = payload.get("data") if isinstance(payload, dict) else payload  # what the event receives as inputs
         if len(list(_file_entries(inputs))) > rule.max_files:  # (a stream also echoes its frame in event_data)
@@ -247,10 +244,9 @@ async def _read_body(receive, length: int) -> bytes:
             return b"".join(chunks)
 
 
-def _with_defaults(rule: EventRule, body: bytes) -> bytes:
+def _with_defaults(rule: EventRule, payload: Any, body: bytes) -> bytes:
     """The body with the event's trailing optional inputs filled in when a caller left them out, so a plain
     ``{"data": [file]}`` to ``/call/predict`` keeps working after ``/predict`` gained its optional ``model``."""
-    payload = json.loads(body) if body else None
     data = payload.get("data") if isinstance(payload, dict) else None
     if not rule.defaults or not isinstance(data, list) or len(data) >= len(rule.defaults):
         return body
