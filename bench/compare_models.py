@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.real_photos import load_photos, summarise
+from bench.real_photos import by_dataset, load_photos, summarise
 from bench.real_photos import Outcome
 from emotion import EmotionRecognizer, PredictionResult, Settings
 from emotion.classes import CLASSES
 from train.data import load_fer2013
-from train.evaluate import model_logits, split_metrics
+from train.evaluate import ferplus_metrics, model_logits, split_metrics
+from train.ferplus import load_votes, majority_labels
 from train.quantize import ms_per_face
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,16 +39,23 @@ MIN_SPEEDUP = 2.0
 def fer_metrics(rec: EmotionRecognizer, data: Path) -> dict[str, dict]:
     """Per model: PrivateTest (and PublicTest accuracy) through the app's classifier and preprocessing."""
     ds = load_fer2013(data)
+    votes_path = data / "ferplus_votes.csv"
+    major = majority_labels(ds["test"].sources, load_votes(votes_path)) if votes_path.is_file() else None
     out = {}
     for name in rec.model_names:
         clf = rec.classifiers[name]
-        test = split_metrics(model_logits(clf, ds["test"].images), ds["test"].labels, clf.temperature)
-        val = split_metrics(model_logits(clf, ds["val"].images), ds["val"].labels, clf.temperature)
+        test_logits = model_logits(clf, ds["test"].images)
+        test = split_metrics(test_logits, ds["test"].labels, clf.temperature, clf.uncertain_threshold)
+        val = split_metrics(model_logits(clf, ds["val"].images), ds["val"].labels, clf.temperature, clf.uncertain_threshold)
         out[name] = {"privatetest_accuracy": test["accuracy"], "privatetest_macro_f1": test["macro_f1"],
                      "privatetest_ece": test["ece_calibrated"], "privatetest_ece_raw": test["ece_raw"],
                      "privatetest_nll": test["nll_calibrated"], "publictest_accuracy": val["accuracy"],
                      "privatetest_uncertain_share": test["uncertain"]["uncertain_share"],
                      "privatetest_images": test["images"]}
+        if major is not None:
+            fp = ferplus_metrics(test_logits, ds["test"].labels, major)
+            out[name].update({"ferplus_privatetest_accuracy": fp["accuracy"], "ferplus_privatetest_macro_f1": fp["macro_f1"],
+                              "ferplus_privatetest_images": fp["images"]})
         print(f"  FER-2013 {name}: PrivateTest {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}, "
               f"ECE {test['ece_calibrated']:.4f}", flush=True)
     return out
@@ -79,7 +87,10 @@ def real_photo_metrics(rec: EmotionRecognizer, root: Path, limit: int) -> dict[s
         out[name] = {"real_photos": s.n, "real_faces_found": s.found, "real_accuracy": s.accuracy,
                      "real_accuracy_e2e": s.accuracy_e2e, "real_macro_f1": s.macro_f1, "real_ece": s.ece,
                      "real_mean_confidence": s.mean_confidence, "real_classify_stage_ms": float(np.median(classify_ms[name])),
-                     "real_recall": {k: float(v) for k, v in s.recall.items()}}
+                     "real_recall": {k: float(v) for k, v in s.recall.items()},
+                     "real_by_dataset": {d.name: {"photos": d.n, "found": d.found, "accuracy": d.accuracy, "ece": d.ece,
+                                                  "mean_confidence": d.mean_confidence, "macro_f1": d.macro_f1}
+                                         for d in by_dataset(o) if d.name != "**all**"}}
         print(f"  real photos {name}: {s.found}/{s.n} faces, accuracy {s.accuracy:.4f} (no face = wrong: {s.accuracy_e2e:.4f}), "
               f"ECE {s.ece:.4f}", flush=True)
     return out

@@ -46,6 +46,8 @@ class OnnxEmotionClassifier:
         self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
         self.input_size = int(self.metadata["input_size"])
         self.temperature = float(self.metadata.get("temperature", 1.0))
+        # Chosen at export on validation data (PublicTest and real photos): below it, a face is flagged uncertain.
+        self.uncertain_threshold = float(self.metadata.get("uncertain_threshold", 0.6))
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 

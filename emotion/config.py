@@ -14,7 +14,7 @@ MULTI_FACE_POLICIES = ("all", "largest", "error")
 class Settings:
     model_path: str = str(DEFAULT_MODEL_PATH)  # the "accurate" model, the default
     fast_model_path: str = str(FAST_MODEL_PATH)  # the "fast" model (loaded only when a recognizer asks for it)
-    confidence_threshold: float = 0.6  # below this a prediction is flagged is_uncertain
+    confidence_threshold: float | None = None  # below this a face is flagged is_uncertain; None: the model's own
     max_file_mb: float = 20.0  # phone photos are 3–12 MB; JPEGs decode at reduced size, so size costs little
     multi_face: str = "all"  # all | largest | error
     max_faces: int = 20  # at most this many faces are classified (largest first)
@@ -24,7 +24,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.multi_face not in MULTI_FACE_POLICIES:
             raise ValueError(f"EMOTION_MULTI_FACE must be one of {MULTI_FACE_POLICIES}, got {self.multi_face!r}")
-        if not 0.0 <= self.confidence_threshold <= 1.0:
+        if self.confidence_threshold is not None and not 0.0 <= self.confidence_threshold <= 1.0:
             raise ValueError("EMOTION_CONFIDENCE_THRESHOLD must be within [0, 1]")
         if self.max_file_mb <= 0 or self.max_faces < 1:
             raise ValueError("EMOTION_MAX_FILE_MB and EMOTION_MAX_FACES must be positive")

@@ -99,6 +99,11 @@ class EmotionRecognizer:
         except KeyError:
             raise ValueError(f"unknown model {model!r}: this recognizer holds {self.model_names}") from None
 
+    def threshold_for(self, model: str | None = None) -> float:
+        """The confidence below which a face is flagged uncertain: the configured one, else the model's own."""
+        t = self.settings.confidence_threshold
+        return t if t is not None else self.classifier_for(model).uncertain_threshold
+
     @property
     def classes(self) -> tuple[str, ...]:
         return self.classifier.classes
@@ -210,11 +215,12 @@ class EmotionRecognizer:
         probs = clf.calibrate(logits)
         out = []
         h, w = img.rgb.shape[:2]
+        threshold = self.settings.confidence_threshold if self.settings.confidence_threshold is not None else clf.uncertain_threshold
         for i, face in enumerate(faces):
             p = {c: float(v) for c, v in zip(clf.classes, probs[i])}
             cam = _normalise_cam(cams[i, int(probs[i].argmax())]) if cams is not None else None
             out.append(FaceResult(_scale_box(face.box, img.scale, round(w * img.scale), round(h * img.scale)), face.score, p,
-                                  is_uncertain(probs[i], self.settings.confidence_threshold), cam,
+                                  is_uncertain(probs[i], threshold), cam,
                                   image_box=face.box, crop=seen[i]))
         return out
 

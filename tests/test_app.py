@@ -107,7 +107,8 @@ def test_concurrent_clients_get_no_errors(server):
         t.start()
     for t in threads:
         t.join(120)
-    assert not errors and len(results) == 18 and all(r["success"] for r in results)
+    assert not errors and len(results) == 18, errors
+    assert all(r["success"] for r in results), [r for r in results if not r["success"]]
 
 
 def test_uploads_are_deleted_once_read_and_never_logged(server):

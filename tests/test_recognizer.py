@@ -100,7 +100,7 @@ def test_settings_come_from_the_one_config_and_the_library_ignores_the_environme
     monkeypatch.setenv("EMOTION_MULTI_FACE", "largest")
     s = ServerConfig.from_env().pipeline
     assert (s.confidence_threshold, s.max_bytes, s.multi_face) == (0.7, 2 * 2**20, "largest")
-    assert Settings() == Settings(confidence_threshold=0.6, max_file_mb=20.0, multi_face="all")  # defaults, not the env
+    assert Settings() == Settings(confidence_threshold=None, max_file_mb=20.0, multi_face="all")  # defaults, not the env
     monkeypatch.setenv("EMOTION_MULTI_FACE", "some")
     with pytest.raises(ValueError, match="EMOTION_MULTI_FACE"):
         ServerConfig.from_env()

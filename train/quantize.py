@@ -7,7 +7,8 @@ per-channel weights) after calibration on FER-2013 *Training* faces sent through
 Several candidates (calibration method, which layers stay fp32, with or without flip-TTA, fp32 without TTA) are built
 and timed against the fp32 model in the same run; the one with the best PublicTest accuracy among those at least
 ``--min-speedup`` times faster per face (batch 1 and 8, one thread) is kept. PrivateTest is never read here. The
-temperature is fitted on PublicTest, the same metadata_props as the accurate model are written (plus what was done),
+temperature and the "uncertain" threshold are fitted as for the accurate model (on PublicTest, plus the real-photo dev
+set when the accurate model was calibrated on both: ``train.export --calibrate-on``), the same metadata_props as the accurate model are written (plus what was done),
 and a sidecar JSON beside the model records the command, seed, data, the candidates and the validation metrics.
 """
 
@@ -30,7 +31,11 @@ import onnxruntime as ort
 
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.preprocess import preprocess_faces
+from scipy.special import softmax
+
+from train import dev_crops
 from train.calibration import fit_temperature, nll
+from train.export import uncertain_threshold
 from train.data import load_fer2013
 
 FAST_MODEL_VERSION_SUFFIX = "-int8"
@@ -261,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "the margin absorbs run-to-run timing noise)")
     p.add_argument("--timing-runs", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="for a model calibrated on publictest+dev")
     a = p.parse_args(argv)
     argv_used = argv if argv is not None else sys.argv[1:]
     command = "python -m train.quantize " + " ".join(shlex.quote(s) for s in argv_used)
@@ -326,13 +332,18 @@ def main(argv: list[str] | None = None) -> dict:
         model = onnx.load(str(paths[best.name]))
         sess = session(paths[best.name], a.threads)
         logits = logits_of(sess, x_val)
-        temperature = fit_temperature(logits, y_val)
+        cal_logits, cal_labels = logits, y_val
+        if base_meta.get("calibrated_on") == "publictest+dev":
+            dev = dev_crops.load(a.dev_crops)
+            cal_logits, cal_labels = np.concatenate([logits, logits_of(sess, dev.inputs())]), np.concatenate([y_val, dev.labels])
+        temperature = fit_temperature(cal_logits, cal_labels)
+        threshold = uncertain_threshold(softmax(cal_logits / temperature, 1), cal_labels, float(base_meta.get("certain_accuracy", 0.8)))
         cand = CANDIDATES[best.name]
         meta = dict(base_meta)
         meta.update({
             "name": "emotion_classifier_fast", "model_version": f"{base_meta['model_version']}{FAST_MODEL_VERSION_SUFFIX}"
             if cand.method else f"{base_meta['model_version']}-notta",
-            "flip_tta": cand.flip_tta, "temperature": round(temperature, 5),
+            "flip_tta": cand.flip_tta, "temperature": round(temperature, 5), "uncertain_threshold": threshold,
             "quantization": ({"format": "QDQ", "weights": f"{cand.weight_type} per-{'channel' if cand.per_channel else 'tensor'}",
                               "activations": cand.activation_type, "calibration": cand.method,
                               **({"percentile": cand.percentile} if cand.method == "Percentile" else {}),
@@ -345,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict:
         })
         meta["data"] = dict(base_meta.get("data", {}))
         meta["data"]["quantization"] = {"calibration": f"Training ({len(idx)} faces)",
-                                        "validation": "PublicTest: candidate choice and temperature", "test": "PrivateTest: not read"}
+                                        "validation": "PublicTest: candidate choice; temperature and threshold on " + base_meta.get("calibrated_on", "publictest"), "test": "PrivateTest: not read"}
         set_metadata(model, meta)
         onnx.checker.check_model(model)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,12 @@
 Images are decoded once and passed through ``emotion.preprocess.preprocess_faces`` (the same function the
 app uses), held in memory as float tensors, and augmented per batch in torch. PrivateTest is never loaded
 here: checkpoint selection and early stopping look at PublicTest only.
+
+With ``--ferplus`` the network grows a second head that learns the FER+ vote distribution (``train.ferplus``) while
+the main head keeps learning the FER-2013 label; the loss is ``(1 − w)·CE(main, FER label) + w·CE(aux, FER+ votes)``
+with ``w = --ferplus-weight``. Selection uses the mean of the main head's PublicTest accuracy (FER labels) and the
+auxiliary head's PublicTest FER+ majority accuracy. ``train.export --head-mix`` folds the two heads into one.
+With ``--dev-crops`` (``train.dev_crops``) each epoch also logs real-photo accuracy, for tuning only.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from emotion.preprocess import INPUT_SIZE, preprocess_faces
 from train import checkpoint
 from train.augment import AugmentConfig, augment_batch
 from train.data import load_fer2013
+from train import dev_crops, ferplus
 from train.model import ARCHITECTURES, EmotionNet, build_model
 from train.runlog import record_command
 
@@ -59,6 +66,10 @@ class TrainConfig:
     resume: bool = False
     init: str = ""  # a checkpoint (e.g. an earlier run's best.pt) to start from, with a fresh optimiser and schedule
     pretrained: bool = True
+    ferplus: str = ""  # ferplus_votes.csv: adds the FER+ head (see the module docstring)
+    ferplus_weight: float = 0.5
+    dev_crops: str = ""  # runs/dev_crops.npz: log real-photo accuracy each epoch (never trained on)
+    degrade: bool = True  # real-photo degradations in the augmentation (train.augment.degrade_batch)
 
 
 def seed_everything(seed: int) -> None:
@@ -92,12 +103,21 @@ def lr_lambda(total_steps: int, warmup_steps: int):
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    return predict_heads(model, x, device, batch_size)[0]
+
+
+@torch.no_grad()
+def predict_heads(model: EmotionNet, x: torch.Tensor, device: torch.device, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Main-head logits and auxiliary-head logits (None without one), in eval mode."""
     model.eval()
-    out = []
+    main, aux = [], []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        out.append(model(xb).float().cpu())
-    return torch.cat(out)
+        a, b = model.forward_heads(xb)
+        main.append(a.float().cpu())
+        if b is not None:
+            aux.append(b.float().cpu())
+    return torch.cat(main), (torch.cat(aux) if aux else None)
 
 
 def score(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -133,7 +153,17 @@ def train(cfg: TrainConfig) -> dict:
     tr, va = ds["train"], ds["val"]
     if cfg.limit_train:
         keep = stratified_subset(tr.labels, cfg.limit_train, np.random.default_rng(cfg.seed))
-        tr.images, tr.labels = tr.images[keep], tr.labels[keep]
+        tr.images, tr.labels, tr.sources = tr.images[keep], tr.labels[keep], [tr.sources[i] for i in keep]
+    soft_train = mask_train = val_major = None
+    if cfg.ferplus:
+        votes = ferplus.load_votes(cfg.ferplus)
+        soft, mask = ferplus.soft_targets(tr.sources, votes)
+        soft_train, mask_train = torch.from_numpy(soft), torch.from_numpy(mask)
+        val_major = torch.from_numpy(ferplus.majority_labels(va.sources, votes))
+        print(f"FER+ votes: {int(mask.sum())} of {len(mask)} training faces have a target; "
+              f"{int((val_major >= 0).sum())} PublicTest faces a majority label", flush=True)
+    dev = dev_crops.load(cfg.dev_crops) if cfg.dev_crops else None
+    x_dev = torch.from_numpy(dev.inputs()) if dev is not None else None
     x_train = torch.from_numpy(preprocess_faces(tr.images, cfg.img_size))
     y_train = torch.from_numpy(tr.labels)
     x_val = torch.from_numpy(preprocess_faces(va.images, cfg.img_size))
@@ -141,7 +171,7 @@ def train(cfg: TrainConfig) -> dict:
     print(f"data ready in {time.time() - t0:.1f}s: train {tuple(x_train.shape)}, val {tuple(x_val.shape)}; device {device}, "
           f"{torch.get_num_threads()} threads", flush=True)
 
-    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained and not cfg.init)
+    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained and not cfg.init, aux_head=bool(cfg.ferplus))
     if cfg.init:
         load_init(model, cfg)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -157,7 +187,7 @@ def train(cfg: TrainConfig) -> dict:
     weights = class_balance(tr.labels)
     loss_fn = nn.CrossEntropyLoss(weight=weights.to(device) if cfg.balance == "weights" else None, label_smoothing=cfg.label_smoothing)
     sample_p = (weights[y_train] / weights[y_train].sum()) if cfg.balance == "sampler" else None
-    aug = AugmentConfig()
+    aug = AugmentConfig(degrade=cfg.degrade)
     use_amp = device.type == "cuda"
 
     start_epoch, best, history, step, stale, train_seconds = 0, {"val_acc": -1.0}, [], 0, 0, 0.0
@@ -197,8 +227,13 @@ def train(cfg: TrainConfig) -> dict:
             xb = augment_batch(x_train[idx], aug, gen).to(device).contiguous(memory_format=torch.channels_last)
             yb = y_train[idx].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = model(xb)
+                logits, aux = model.forward_heads(xb)
                 loss = loss_fn(logits.float(), yb)
+                if aux is not None:
+                    m = mask_train[idx].to(device)
+                    soft = -(soft_train[idx].to(device) * F.log_softmax(aux.float(), dim=1)).sum(1)
+                    soft = (soft * m).sum() / m.sum().clamp(min=1)
+                    loss = (1 - cfg.ferplus_weight) * loss + cfg.ferplus_weight * soft
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -222,17 +257,29 @@ def train(cfg: TrainConfig) -> dict:
             candidates["ema"] = ema.module
         picked = None
         for name, m in candidates.items():
-            s = score(predict_logits(m, x_val, device), y_val)
+            main, aux = predict_heads(m, x_val, device)
+            s = score(main, y_val)
+            if aux is not None:  # FER+ majority accuracy of the FER+ head; the selection score is the mean of the two
+                known = val_major >= 0
+                s["ferplus_acc"] = float((aux[known].argmax(1) == val_major[known]).float().mean())
+                s["select"] = 0.5 * (s["acc"] + s["ferplus_acc"])
+            else:
+                s["select"] = s["acc"]
+            if x_dev is not None:
+                dm, da = predict_heads(m, x_dev, device)
+                s.update(_dev_scores(dm, da, dev))
             prefix = "val" if name == "model" else "ema_val"
             row.update({f"{prefix}_{k}": v for k, v in s.items()})
-            if picked is None or s["acc"] > picked[1]["acc"]:
+            if picked is None or s["select"] > picked[1]["select"]:
                 picked = (name, s)
         row["epoch_seconds"] = time.time() - t_epoch
         history.append(row)
-        improved = picked[1]["acc"] > best["val_acc"]
+        improved = picked[1]["select"] > best.get("val_select", best["val_acc"])
         if improved:
             best = {"val_acc": picked[1]["acc"], "val_macro_f1": picked[1]["macro_f1"], "val_loss": picked[1]["loss"],
-                    "epoch": epoch + 1, "weights": picked[0]}
+                    "val_select": picked[1]["select"], "epoch": epoch + 1, "weights": picked[0]}
+            if "ferplus_acc" in picked[1]:
+                best["val_ferplus_acc"] = picked[1]["ferplus_acc"]
             checkpoint.save(best_path, checkpoint.Checkpoint(
                 model=candidates[picked[0]].state_dict(), arch=cfg.arch, img_size=cfg.img_size, classes=list(CLASSES),
                 best=best, config=asdict(cfg)))
@@ -247,6 +294,8 @@ def train(cfg: TrainConfig) -> dict:
         print(f"epoch {epoch + 1:>2}/{cfg.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
               f"val {row['val_acc']:.4f} (f1 {row['val_macro_f1']:.3f})"
               + (f"  ema {row['ema_val_acc']:.4f}" if ema is not None else "")
+              + (f"  FER+ {row['val_ferplus_acc']:.4f}" if "val_ferplus_acc" in row else "")
+              + (f"  dev {row['val_dev_acc']:.3f}/{row.get('val_dev_mix_acc', float('nan')):.3f}" if "val_dev_acc" in row else "")
               + f"  {row['img_per_s']:.0f} img/s  {row['epoch_seconds']:.0f}s" + ("  *best*" if improved else ""), flush=True)
 
     summary = {"best": best, "init": cfg.init or None, "epochs_run": len(history), "steps": step, "train_seconds": round(train_seconds, 1),
@@ -258,8 +307,18 @@ def train(cfg: TrainConfig) -> dict:
     return summary
 
 
-def load_init(model: nn.Module, cfg: TrainConfig) -> None:
-    """Start from another run's checkpoint (a second cosine cycle): same architecture and input size, or a clear error."""
+def _dev_scores(main: torch.Tensor, aux: torch.Tensor | None, dev: dev_crops.DevCrops) -> dict[str, float]:
+    """Real-photo accuracy of the main head and (with FER+) of the 50/50 mix of both heads."""
+    out = dev_crops.scores(F.softmax(main, 1).numpy(), dev)
+    if aux is not None:
+        mix = dev_crops.scores(F.softmax(0.5 * (main + aux), 1).numpy(), dev)
+        out.update({k.replace("dev_", "dev_mix_", 1): v for k, v in mix.items()})
+    return out
+
+
+def load_init(model: EmotionNet, cfg: TrainConfig) -> None:
+    """Start from another run's checkpoint (a second cosine cycle): same architecture and input size, or a clear error.
+    A FER+ head missing from the checkpoint starts as a copy of the main head (same seven classes)."""
     path = Path(cfg.init)
     try:
         ck = checkpoint.load(path)
@@ -268,7 +327,10 @@ def load_init(model: nn.Module, cfg: TrainConfig) -> None:
     for key in ("arch", "img_size"):
         if getattr(ck, key) != getattr(cfg, key):
             raise SystemExit(f"--init: {path} has {key}={getattr(ck, key)!r}, this run {key}={getattr(cfg, key)!r}")
-    model.load_state_dict(ck.model)
+    has_aux = "aux_head.weight" in ck.model
+    model.load_state_dict(ck.model, strict=has_aux or model.aux_head is None)
+    if model.aux_head is not None and not has_aux:
+        model.aux_head.load_state_dict(model.backbone.get_classifier().state_dict())
     print(f"initialised from {path} (PublicTest acc {ck.best.get('val_acc', float('nan')):.4f})", flush=True)
 
 
@@ -303,6 +365,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random init (tests only)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--ferplus", default="", help="FER+ votes (ferplus_votes.csv): train a second head on them")
+    p.add_argument("--ferplus-weight", type=float, default=d.ferplus_weight, help="share of the FER+ head's loss")
+    p.add_argument("--dev-crops", default="", help="runs/dev_crops.npz (python -m train.dev_crops): log real-photo accuracy")
+    p.add_argument("--no-degrade", dest="degrade", action="store_false", help="no real-photo degradations in augmentation")
     p.add_argument("--init", default="", help="start from this checkpoint's weights (e.g. runs/lite0-96/best.pt) "
                    "with a fresh optimiser, schedule and weight EMA")
     a = p.parse_args(argv)

@@ -94,7 +94,9 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("GRADIO_SERVER_PORT", "server", "port", "port to listen on"),
     ("EMOTION_MODEL_PATH", "pipeline", "model_path", "the `accurate` classifier (ONNX), the default"),
     ("EMOTION_FAST_MODEL_PATH", "pipeline", "fast_model_path", "the `fast` classifier (ONNX); served when the file exists"),
-    ("EMOTION_CONFIDENCE_THRESHOLD", "pipeline", "confidence_threshold", "below it a face is flagged `is_uncertain`"),
+    ("EMOTION_CONFIDENCE_THRESHOLD", "pipeline", "confidence_threshold", "below it a face is flagged `is_uncertain`; "
+                                                                          "unset: each model's `uncertain_threshold` "
+                                                                          "(chosen at export on validation data)"),
     ("EMOTION_MAX_FILE_MB", "pipeline", "max_file_mb", "largest photo accepted, in MB"),
     ("EMOTION_MULTI_FACE", "pipeline", "multi_face", "`all`, `largest` or `error`"),
     ("EMOTION_MAX_FACES", "pipeline", "max_faces", "faces classified per photo (largest first)"),
@@ -136,7 +138,7 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
 def _parse(owner, name: str, raw: str, var: str):
     kind = {f.name: f.type for f in dataclasses.fields(owner)}[name]
     try:
-        return int(raw) if kind == "int" else float(raw) if kind == "float" else raw.lower() if name == "multi_face" else raw
+        return int(raw) if kind == "int" else float(raw) if kind.startswith("float") else raw.lower() if name == "multi_face" else raw
     except ValueError:
         raise ValueError(f"{var} must be a number, got {raw!r}") from None
 
@@ -149,7 +151,8 @@ def markdown_table() -> str:
         default = getattr(d.pipeline if part == "pipeline" else d, name)
         if name in ("model_path", "fast_model_path"):
             default = "models/" + os.path.basename(default)
-        rows.append(f"| `{var}` | `{default if default != '' else '(empty)'}` | {meaning} |")
+        shown = "(the model's)" if default is None else "(empty)" if default == "" else default
+        rows.append(f"| `{var}` | `{shown}` | {meaning} |")
     return "\n".join(rows)
 
 

@@ -153,7 +153,7 @@ class EmotionService:
         face = result.faces[0]
         smoothed = ema(smoothed, np.array([face.probabilities[c] for c in self.recognizer.classes]), alpha)
         face.probabilities = {c: float(p) for c, p in zip(self.recognizer.classes, smoothed)}
-        face.is_uncertain = is_uncertain(smoothed, self.recognizer.settings.confidence_threshold)
+        face.is_uncertain = is_uncertain(smoothed, self.recognizer.threshold_for(model))
         return result, smoothed
 
     def video_cost(self, seconds: float | None) -> int:
@@ -226,6 +226,7 @@ class EmotionService:
             sidecar = Path(classifier.path).with_suffix(".json")
             meta = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(classifier.metadata)
             meta["classes"] = list(classifier.classes)
+            meta["uncertain_threshold"] = self.recognizer.threshold_for(name)  # the one in force (configured or the model's)
             return meta
 
         cards = {name: card(name) for name in self.recognizer.model_names}

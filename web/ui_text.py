@@ -72,7 +72,8 @@ def model_info_md(info: dict) -> str:
     lines = ["## Model", f"- Architecture: **{info.get('architecture', '?')}**, input {info.get('input_size', '?')}×"
              f"{info.get('input_size', '?')} grey, version {info.get('model_version', '?')}",
              f"- Classes: {', '.join(info.get('classes', []))}",
-             f"- Temperature (calibration): {info.get('temperature', '?')}"]
+             f"- Temperature (calibration): {info.get('temperature', '?')}; a face is flagged uncertain below "
+             f"{info.get('uncertain_threshold', 0.6):.0%} confidence"]
     if test:
         lines.append(f"- FER-2013 PrivateTest: accuracy **{test['accuracy']:.1%}**, macro-F1 {test['macro_f1']:.3f}, "
                      f"ECE {test['ece_calibrated']:.3f} ({test['images']} images)")

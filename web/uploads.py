@@ -4,11 +4,14 @@ Gradio writes every upload to its folder, content-addressed (``<folder>/<sha256>
 same bytes share one file. ``UploadStore.read`` reads a file (bounded), deletes it at once, and keeps the bytes in
 memory:
 
-- for an API call (no owner), ``linger_s`` (5 s): a second request naming the same shared file still gets it;
+- for an API call (no owner), ``linger_s`` (60 s) after it was last asked for: a second client that uploaded the same
+  bytes while the first request ran (so its upload landed on the file the first read and deleted) still gets them,
+  even after waiting its turn in a busy queue;
 - for a page session (owner = Gradio's session hash), until the tab closes (``forget``) or ``owner_ttl_s``: the
   Batch tab keeps listing its photos, and "Analyse all" must work again a minute later without a re-upload.
 
-Memory is capped (``max_bytes`` in all; the oldest entries go first), so the worst case is a re-upload, never growth.
+Disk reads are serialised (a file two requests name is read, and deleted, by exactly one of them; the other finds the
+bytes in memory), and memory is capped (``max_bytes`` in all; the oldest entries go first), so the worst case is a re-upload, never growth.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class _Entry:
 
 
 class UploadStore:
-    def __init__(self, root: str | os.PathLike, max_file_bytes: int, linger_s: float = 5.0, owner_ttl_s: float = 600.0,
+    def __init__(self, root: str | os.PathLike, max_file_bytes: int, linger_s: float = 60.0, owner_ttl_s: float = 600.0,
                  max_bytes: int = 256 * 2**20, clock: Callable[[], float] = time.monotonic,
                  shared: tuple[str | os.PathLike, ...] = ()):
         """``shared``: folders of files anyone may name and nobody deletes (the example photos)."""
@@ -47,6 +50,7 @@ class UploadStore:
         self._items: OrderedDict[str, _Entry] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._disk = threading.Lock()  # held while a file is read and deleted: never two readers of one file
 
     def read(self, path: str | os.PathLike, owner: str | None = None) -> bytes:
         """The bytes of an uploaded file; the file is deleted as soon as it has been read."""
@@ -55,23 +59,25 @@ class UploadStore:
             return read_bytes(key, self.max_file_bytes)
         if not Path(key).is_relative_to(self.root):
             raise ImageRejected("invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
-        if not os.path.lexists(key):  # read and deleted already: the bytes may still be held in memory
-            with self._lock:
-                self._expire()
-                entry = self._items.get(key)
-                if entry is None:
-                    raise ImageRejected("invalid_image", GONE)
-                if owner is not None and entry.owner is None:  # a page now relies on it: keep it for the session
-                    entry.owner, entry.at = owner, self.clock()
-                return entry.data
-        try:  # on disk (again: the same bytes uploaded anew land on the same path): read it and delete it
-            data = read_bytes(key, self.max_file_bytes)  # raises ImageRejected (too large, not a regular file, unreadable)
-        finally:
-            _unlink(key)  # refused or not, it has been dealt with
-        with self._lock:
-            previous = self._items.get(key)
-            self._put(key, _Entry(data, owner or (previous.owner if previous else None), self.clock()))
-        return data
+        with self._disk:
+            if os.path.lexists(key):  # on disk (again: the same bytes uploaded anew land on the same path)
+                try:
+                    data = read_bytes(key, self.max_file_bytes)  # raises ImageRejected (too large, not regular, unreadable)
+                finally:
+                    _unlink(key)  # refused or not, it has been dealt with
+                with self._lock:
+                    previous = self._items.get(key)
+                    self._put(key, _Entry(data, owner or (previous.owner if previous else None), self.clock()))
+                return data
+        with self._lock:  # read and deleted already: the bytes may still be held in memory
+            self._expire()
+            entry = self._items.get(key)
+            if entry is None:
+                raise ImageRejected("invalid_image", GONE)
+            if owner is not None and entry.owner is None:  # a page now relies on it: keep it for the session
+                entry.owner = owner
+            entry.at = self.clock()  # kept from the last time it was asked for
+            return entry.data
 
     def forget(self, owner: str) -> None:
         """The page session ended: drop its photos from memory."""

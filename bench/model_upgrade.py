@@ -1,0 +1,101 @@
+"""``python -m bench.model_upgrade --before 3554312``: the shipped classifier against an earlier one, every number from
+one run, checked against the targets of the real-photo model issue (#12).
+
+``--before`` is a model file, or a git revision whose ``models/emotion_classifier.onnx`` is taken (written to a
+temporary file). Both models go through ``bench.compare_models``' measurements: FER-2013 PrivateTest (original labels
+and FER+ majority labels), the real-photo dev set through the whole pipeline (per dataset: accuracy, ECE), and the
+classifier's time per face (onnxruntime, one thread, interleaved). Prints a Markdown table and writes it to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.compare_models import ROOT, _cpu_name, fer_metrics, latency, real_photo_metrics
+from emotion import EmotionRecognizer, Settings
+
+# name, how to read it from a row, at least / at most, the bar, printed as
+TARGETS = [
+    ("frl_london accuracy", lambda r: r["real_by_dataset"]["frl_london"]["accuracy"], ">=", 0.85),
+    ("muxspace accuracy", lambda r: r["real_by_dataset"]["muxspace"]["accuracy"], ">=", 0.62),
+    ("dev-set ECE (all faces)", lambda r: r["real_ece"], "<=", 0.05),
+    ("FER+ PrivateTest accuracy (majority)", lambda r: r["ferplus_privatetest_accuracy"], ">=", 0.85),
+    ("FER-2013 PrivateTest accuracy", lambda r: r["privatetest_accuracy"], ">=", 0.70),
+    ("FER-2013 PrivateTest ECE", lambda r: r["privatetest_ece"], "<=", 0.03),
+]
+
+
+def model_at(revision: str, tmp: Path) -> Path:
+    """``revision`` as a file: a path as is, else the model file of that git revision."""
+    if Path(revision).is_file():
+        return Path(revision)
+    path = tmp / f"emotion_classifier@{revision}.onnx"
+    path.write_bytes(subprocess.run(["git", "show", f"{revision}:models/emotion_classifier.onnx"], cwd=ROOT,
+                                    check=True, capture_output=True).stdout)
+    return path
+
+
+def table(rows: dict[str, dict]) -> list[str]:
+    before, after = rows["before"], rows["after"]
+    lines = ["| measure | before | after | target | after meets it |", "|---|---|---|---|---|"]
+    for name, get, op, bar in TARGETS:
+        b, a = get(before), get(after)
+        ok = a >= bar if op == ">=" else a <= bar
+        pct = "accuracy" in name
+        fmt = (lambda x: f"{x:.1%}") if pct else (lambda x: f"{x:.3f}")
+        lines.append(f"| {name} | {fmt(b)} | **{fmt(a)}** | {op.replace('>=', '≥').replace('<=', '≤')} {fmt(bar)} | {'yes' if ok else 'no'} |")
+    lines.append(f"| real photos, all: accuracy on faces found | {before['real_accuracy']:.1%} | **{after['real_accuracy']:.1%}** | better | "
+                 f"{'yes' if after['real_accuracy'] > before['real_accuracy'] else 'no'} |")
+    lines.append(f"| real photos, all: mean confidence | {before['real_mean_confidence']:.3f} | {after['real_mean_confidence']:.3f} | – | – |")
+    for d in after["real_by_dataset"]:
+        lines.append(f"| {d}: ECE | {before['real_by_dataset'][d]['ece']:.3f} | {after['real_by_dataset'][d]['ece']:.3f} | – | – |")
+    lines.append(f"| FER-2013 PrivateTest macro-F1 | {before['privatetest_macro_f1']:.3f} | {after['privatetest_macro_f1']:.3f} | – | – |")
+    cost = after["ms_per_face_batch1"] / before["ms_per_face_batch1"]
+    cost8 = after["ms_per_face_batch8"] / before["ms_per_face_batch8"]
+    lines.append(f"| classifier ms per face, batch 1 / 8 | {before['ms_per_face_batch1']:.2f} / {before['ms_per_face_batch8']:.2f} | "
+                 f"{after['ms_per_face_batch1']:.2f} / {after['ms_per_face_batch8']:.2f} | ≤ 1.2× | "
+                 f"{'yes' if max(cost, cost8) <= 1.2 else 'no'} ({cost:.2f}× / {cost8:.2f}×) |")
+    lines.append(f"| file size MB | {before['size_mb']:.1f} | {after['size_mb']:.1f} | ≤ 20 | {'yes' if after['size_mb'] <= 20 else 'no'} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m bench.model_upgrade", description=__doc__.splitlines()[0])
+    p.add_argument("--before", required=True, help="a model file or a git revision (its models/emotion_classifier.onnx)")
+    p.add_argument("--after", default=str(ROOT / "models" / "emotion_classifier.onnx"))
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "fer2013")
+    p.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "expressions_dev")
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "model_upgrade.md")
+    a = p.parse_args(argv)
+    command = "python -m bench.model_upgrade " + " ".join(shlex.quote(s) for s in (argv if argv is not None else sys.argv[1:]))
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {"before": str(model_at(a.before, Path(tmp))), "after": a.after}
+        rec = EmotionRecognizer(settings=Settings(ort_threads=1), models=models)
+        rows: dict[str, dict] = {n: {"model_version": c.metadata.get("model_version"), "size_mb": Path(c.path).stat().st_size / 1e6}
+                                 for n, c in rec.classifiers.items()}
+        for source in (latency(rec, a.runs), fer_metrics(rec, a.data), real_photo_metrics(rec, a.photos, 0)):
+            for name, r in source.items():
+                rows[name].update(r)
+    head = [f"# Classifier before and after (issue 12 targets)", "",
+            f"`{command}` — {dt.date.today().isoformat()}, {platform.machine()} {_cpu_name()}, onnxruntime 1 thread; "
+            f"before = {rows['before']['model_version']}, after = {rows['after']['model_version']}. Real photos: the whole "
+            f"pipeline on `{a.photos.name}` (largest face per photo); both models in this one run.", ""]
+    text = "\n".join(head + table(rows)) + "\n"
+    print(text)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(text)
+    a.out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=2, default=float) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

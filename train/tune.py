@@ -1,0 +1,105 @@
+"""``python -m train.tune --checkpoint runs/ferplus-c3/best.pt --data ../shared/fer2013 --dev-crops runs/dev_crops.npz``:
+choose what ``train.export`` folds into the shipped graph, on validation data only (PrivateTest is never loaded).
+
+For a checkpoint with a FER+ head, the exported head is ``(1 − β)·main + β·FER+`` (``EmotionNet.fold_aux_head``).
+For each β on a grid, with flip-TTA as exported, it prints PublicTest accuracy on the FER-2013 labels and on the FER+
+majority labels, and real-photo (dev set) accuracy per dataset, with the temperature fitted on PublicTest alone and on
+PublicTest + dev set (and the ECE each gives on both). The dev set is a tuning set here, never a training set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.special import softmax
+
+from emotion.preprocess import preprocess_faces
+from train import dev_crops, ferplus
+from train.calibration import ece, fit_temperature
+from train.checkpoint import load_model
+from train.data import load_fer2013
+from train.model import EmotionNet
+
+GRID = (0.0, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0)
+
+
+@torch.no_grad()
+def head_logits(net: EmotionNet, x: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Flip-TTA logits of the main and the auxiliary head (the aux head's are the main's without one)."""
+    net.eval()
+    main, aux = [], []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch])
+        a, b = net.forward_heads(xb)
+        af, bf = net.forward_heads(torch.flip(xb, dims=[3]))
+        main.append((0.5 * (a + af)).numpy())
+        aux.append((0.5 * (b + bf)).numpy() if b is not None else main[-1])
+    return np.concatenate(main), np.concatenate(aux)
+
+
+@dataclass
+class Row:
+    mix: float
+    val_acc: float  # PublicTest, FER-2013 labels
+    val_ferplus_acc: float  # PublicTest, FER+ majority labels
+    dev_acc: dict[str, float]  # per dataset and "all"
+    t_val: float  # temperature fitted on PublicTest
+    t_val_dev: float  # fitted on PublicTest + dev set
+    ece_val: tuple[float, float]  # PublicTest ECE with t_val, t_val_dev
+    ece_dev: tuple[float, float]  # dev-set ECE with t_val, t_val_dev
+
+
+def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple[float, ...] = GRID) -> list[Row]:
+    net, ck = load_model(checkpoint)
+    val = load_fer2013(data)["val"]
+    x_val = preprocess_faces(val.images, int(ck.img_size))
+    major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes_path))
+    dev = dev_crops.load(dev_path)
+    vm, va = head_logits(net, x_val)
+    dm, da = head_logits(net, dev.inputs())
+    rows = []
+    for b in grid if net.aux_head is not None else (0.0,):
+        lv, ld = (1 - b) * vm + b * va, (1 - b) * dm + b * da
+        known = major >= 0
+        t1 = fit_temperature(lv, val.labels)
+        t2 = fit_temperature(np.concatenate([lv, ld]), np.concatenate([val.labels, dev.labels]))
+        acc = {name: float((ld.argmax(1)[dev.datasets == name] == dev.labels[dev.datasets == name]).mean())
+               for name in sorted(set(dev.datasets.tolist()))}
+        acc["all"] = float((ld.argmax(1) == dev.labels).mean())
+        rows.append(Row(b, float((lv.argmax(1) == val.labels).mean()), float((lv.argmax(1)[known] == major[known]).mean()),
+                        acc, t1, t2, (ece(softmax(lv / t1, 1), val.labels), ece(softmax(lv / t2, 1), val.labels)),
+                        (ece(softmax(ld / t1, 1), dev.labels), ece(softmax(ld / t2, 1), dev.labels))))
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    names = list(rows[0].dev_acc)
+    print("| β (FER+ share) | PublicTest FER | PublicTest FER+ | " + " | ".join(f"dev {n}" for n in names)
+          + " | T (val) | T (val+dev) | ECE val, T val / val+dev | ECE dev, T val / val+dev |")
+    print("|" + "---|" * (7 + len(names)))
+    for r in rows:
+        print(f"| {r.mix:.3f} | {r.val_acc:.2%} | {r.val_ferplus_acc:.2%} | " + " | ".join(f"{r.dev_acc[n]:.2%}" for n in names)
+              + f" | {r.t_val:.3f} | {r.t_val_dev:.3f} | {r.ece_val[0]:.3f} / {r.ece_val[1]:.3f} | {r.ece_dev[0]:.3f} / {r.ece_dev[1]:.3f} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m train.tune", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="FER-2013 (PublicTest only is used)")
+    p.add_argument("--dev-crops", default="runs/dev_crops.npz")
+    p.add_argument("--ferplus", default=None, help="FER+ votes (default: <data>/ferplus_votes.csv)")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    a = p.parse_args()
+    rows = tune(a.checkpoint, a.data, a.dev_crops, a.ferplus or str(Path(a.data) / "ferplus_votes.csv"))
+    print_table(rows)
+    if a.json:
+        a.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
