@@ -144,6 +144,9 @@ def test_export_folds_the_ferplus_head_and_records_the_choice(ferplus_run, fer_f
     cfg, _, tmp = ferplus_run
     rows = tune(f"{cfg.out}/best.pt", str(fer_folder), str(tmp / "dev.npz"), cfg.ferplus, grid=(0.0, 1.0))
     assert [r.mix for r in rows] == [0.0, 1.0] and set(rows[0].dev_acc) == {"a", "b", "all"}
+    from train.tune import recommend
+
+    assert recommend(rows, 0.0).mix == 1.0 and recommend(rows, 1.01) is None
     base = ["--checkpoint", f"{cfg.out}/best.pt", "--data", str(fer_folder), "--parity-images", "14"]
     with pytest.raises(SystemExit, match="--head-mix"):
         export([*base, "--out", str(tmp / "no.onnx")])

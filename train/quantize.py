@@ -366,8 +366,8 @@ def main(argv: list[str] | None = None) -> dict:
     check = np.concatenate([clf.logits(x_val[i:i + 128]) for i in range(0, len(x_val), 128)])
     assert np.allclose(check, logits, atol=1e-4), "the written model does not reproduce the chosen candidate"
     size_mb = out.stat().st_size / 1e6
-    print(f"temperature {temperature:.3f} (PublicTest NLL {nll(logits, y_val):.4f} → {nll(logits, y_val, temperature):.4f}); "
-          f"{out} {size_mb:.2f} MB")
+    print(f"temperature {temperature:.3f} on {base_meta.get('calibrated_on', 'publictest')} (NLL {nll(cal_logits, cal_labels):.4f} → "
+          f"{nll(cal_logits, cal_labels, temperature):.4f}); uncertain below {threshold}; {out} {size_mb:.2f} MB")
     sidecar = dict(meta)
     sidecar.update({
         "file_size_mb": round(size_mb, 2),
