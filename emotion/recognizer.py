@@ -101,8 +101,11 @@ class EmotionRecognizer:
 
     def threshold_for(self, model: str | None = None) -> float:
         """The confidence below which a face is flagged uncertain: the configured one, else the model's own."""
+        return self._threshold(self.classifier_for(model))
+
+    def _threshold(self, clf: OnnxEmotionClassifier) -> float:
         t = self.settings.confidence_threshold
-        return t if t is not None else self.classifier_for(model).uncertain_threshold
+        return t if t is not None else clf.uncertain_threshold
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -215,7 +218,7 @@ class EmotionRecognizer:
         probs = clf.calibrate(logits)
         out = []
         h, w = img.rgb.shape[:2]
-        threshold = self.settings.confidence_threshold if self.settings.confidence_threshold is not None else clf.uncertain_threshold
+        threshold = self._threshold(clf)
         for i, face in enumerate(faces):
             p = {c: float(v) for c, v in zip(clf.classes, probs[i])}
             cam = _normalise_cam(cams[i, int(probs[i].argmax())]) if cams is not None else None

@@ -92,7 +92,7 @@ def test_degradations_are_seeded_bounded_and_do_what_they_say():
 
 
 def test_the_uncertain_threshold_is_the_lowest_that_reaches_the_accuracy():
-    from train.export import uncertain_threshold
+    from train.calibration import uncertain_threshold
 
     conf = np.array([0.35, 0.45, 0.55, 0.65, 0.75, 0.85])
     probs = np.stack([conf, *([(1 - conf) / 6] * 6)], 1)  # the top class is 0, at confidence ``conf``

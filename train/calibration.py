@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.special import log_softmax, softmax
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -15,6 +15,24 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 that minimises the NLL of softmax(logits / T) on held-out data (here PublicTest)."""
     res = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))), bounds=(-3, 3), method="bounded")
     return float(np.exp(res.x))
+
+
+THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 … 0.90, the "uncertain" threshold grid
+
+
+def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, accuracy: float) -> float:
+    """The lowest threshold of ``THRESHOLDS`` above which the top class is right at least ``accuracy`` of the time."""
+    conf, right = probs.max(1), probs.argmax(1) == labels
+    for t in THRESHOLDS:
+        if (conf >= t).any() and right[conf >= t].mean() >= accuracy:
+            return t
+    return THRESHOLDS[-1]
+
+
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, accuracy: float) -> tuple[float, float]:
+    """Temperature and "uncertain" threshold from the same validation data (one definition for every exporter)."""
+    temperature = fit_temperature(logits, labels)
+    return temperature, uncertain_threshold(softmax(logits / temperature, axis=1), labels, accuracy)
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ from emotion.preprocess import preprocess_faces
 from scipy.special import softmax
 
 from train import dev_crops
-from train.calibration import ece, fit_temperature, nll
+from train.calibration import ece, fit_calibration, nll
 from train.checkpoint import CheckpointError, load_model
 from train.data import load_fer2013
 from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet
@@ -38,7 +38,6 @@ from train.runlog import chain_commands
 
 OPSET = 18
 MODEL_VERSION = "1.2.0"  # 1.2.0: FER+ head + real-photo augmentation; 1.1.0: second cosine cycle; 1.0.0: one cycle
-THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 … 0.90
 
 
 class ExportGraph(nn.Module):
@@ -112,8 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
         dev = dev_crops.load(a.dev_crops)
         cal_logits = np.concatenate([logits, torch_logits(ExportGraph(net, flip), dev.inputs())])
         cal_labels = np.concatenate([y_val, dev.labels])
-    temperature = fit_temperature(cal_logits, cal_labels)
-    threshold = uncertain_threshold(softmax(cal_logits / temperature, 1), cal_labels, a.certain_accuracy)
+    temperature, threshold = fit_calibration(cal_logits, cal_labels, a.certain_accuracy)
     print(f"PublicTest accuracy: plain {acc_plain:.4f}, flip-TTA {acc_flip:.4f} → flip_tta={flip}; "
           f"temperature {temperature:.3f} on {a.calibrate_on} (NLL {nll(cal_logits, cal_labels):.4f} → "
           f"{nll(cal_logits, cal_labels, temperature):.4f}, ECE {ece(softmax(cal_logits, 1), cal_labels):.3f} → "
@@ -160,15 +158,6 @@ def main(argv: list[str] | None = None) -> dict:
                                     "nll_before": nll(logits, y_val), "nll_after": nll(logits, y_val, temperature)}})
     out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
-
-
-def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, accuracy: float) -> float:
-    """The lowest threshold of ``THRESHOLDS`` above which the top class is right at least ``accuracy`` of the time."""
-    conf, right = probs.max(1), probs.argmax(1) == labels
-    for t in THRESHOLDS:
-        if (conf >= t).any() and right[conf >= t].mean() >= accuracy:
-            return t
-    return THRESHOLDS[-1]
 
 
 def _train_command(cfg: dict) -> str:

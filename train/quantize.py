@@ -31,11 +31,8 @@ import onnxruntime as ort
 
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.preprocess import preprocess_faces
-from scipy.special import softmax
-
 from train import dev_crops
-from train.calibration import fit_temperature, nll
-from train.export import uncertain_threshold
+from train.calibration import fit_calibration, nll
 from train.data import load_fer2013
 
 FAST_MODEL_VERSION_SUFFIX = "-int8"
@@ -336,8 +333,7 @@ def main(argv: list[str] | None = None) -> dict:
         if base_meta.get("calibrated_on") == "publictest+dev":
             dev = dev_crops.load(a.dev_crops)
             cal_logits, cal_labels = np.concatenate([logits, logits_of(sess, dev.inputs())]), np.concatenate([y_val, dev.labels])
-        temperature = fit_temperature(cal_logits, cal_labels)
-        threshold = uncertain_threshold(softmax(cal_logits / temperature, 1), cal_labels, float(base_meta.get("certain_accuracy", 0.8)))
+        temperature, threshold = fit_calibration(cal_logits, cal_labels, float(base_meta.get("certain_accuracy", 0.8)))
         cand = CANDIDATES[best.name]
         meta = dict(base_meta)
         meta.update({

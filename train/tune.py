@@ -28,23 +28,18 @@ from train.calibration import ece, fit_temperature
 from train.checkpoint import load_model
 from train.data import load_fer2013
 from train.model import EmotionNet
+from train.train import predict_heads
 
 GRID = tuple(round(0.05 * i, 2) for i in range(21))
 PREVIOUS_PUBLICTEST = 0.6868  # models/emotion_classifier.json of model 1.1.0: validation accuracy_flip_tta
 
 
-@torch.no_grad()
-def head_logits(net: EmotionNet, x: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def head_logits(net: EmotionNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flip-TTA logits of the main and the auxiliary head (the aux head's are the main's without one)."""
-    net.eval()
-    main, aux = [], []
-    for i in range(0, len(x), batch):
-        xb = torch.from_numpy(x[i:i + batch])
-        a, b = net.forward_heads(xb)
-        af, bf = net.forward_heads(torch.flip(xb, dims=[3]))
-        main.append((0.5 * (a + af)).numpy())
-        aux.append((0.5 * (b + bf)).numpy() if b is not None else main[-1])
-    return np.concatenate(main), np.concatenate(aux)
+    xt, cpu = torch.from_numpy(x), torch.device("cpu")
+    (m, a), (mf, af) = predict_heads(net, xt, cpu), predict_heads(net, torch.flip(xt, dims=[3]), cpu)
+    main = (0.5 * (m + mf)).numpy()
+    return main, ((0.5 * (a + af)).numpy() if a is not None else main)
 
 
 @dataclass
@@ -73,9 +68,8 @@ def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple
         known = major >= 0
         t1 = fit_temperature(lv, val.labels)
         t2 = fit_temperature(np.concatenate([lv, ld]), np.concatenate([val.labels, dev.labels]))
-        acc = {name: float((ld.argmax(1)[dev.datasets == name] == dev.labels[dev.datasets == name]).mean())
-               for name in sorted(set(dev.datasets.tolist()))}
-        acc["all"] = float((ld.argmax(1) == dev.labels).mean())
+        s = dev_crops.scores(softmax(ld, 1), dev)
+        acc = {k[len("dev_"):-len("_acc")] or "all": v for k, v in s.items() if k.endswith("_acc")}
         rows.append(Row(b, float((lv.argmax(1) == val.labels).mean()), float((lv.argmax(1)[known] == major[known]).mean()),
                         acc, t1, t2, (ece(softmax(lv / t1, 1), val.labels), ece(softmax(lv / t2, 1), val.labels)),
                         (ece(softmax(ld / t1, 1), dev.labels), ece(softmax(ld / t2, 1), dev.labels))))
