@@ -158,6 +158,30 @@ def test_export_folds_the_ferplus_head_and_records_the_choice(ferplus_run, fer_f
     assert clf.uncertain_threshold == json.loads(out.with_suffix(".json").read_text())["uncertain_threshold"]
     assert 0.3 <= clf.uncertain_threshold <= 0.9
 
+    shifted = tmp / "offset.onnx"
+    meta = export([*base, "--out", str(shifted), "--head-mix", "0.5", "--logit-offset", "happy=1.5"])
+    assert meta["logit_offset"] == {"happy": 1.5}
+    x = np.random.default_rng(1).random((4, 1, clf.input_size, clf.input_size), dtype=np.float32)
+    delta = OnnxEmotionClassifier(shifted).logits(x) - clf.logits(x)
+    assert np.allclose(delta, np.eye(7)[3] * 1.5, atol=1e-4)  # exactly the happy logit moves, by 1.5
+    with pytest.raises(SystemExit, match="CLASS=VALUE"):
+        export([*base, "--out", str(tmp / "bad.onnx"), "--head-mix", "0.5", "--logit-offset", "joy=1"])
+
+
+def test_the_offset_sweep_starts_at_the_tune_row_and_ends_predicting_one_class(ferplus_run, fer_folder):
+    from emotion.classes import CLASSES
+    from train import dev_crops
+    from train.data import load_fer2013
+    from train.tune import offset_sweep, tune
+
+    cfg, _, tmp = ferplus_run
+    row = tune(f"{cfg.out}/best.pt", str(fer_folder), str(tmp / "dev.npz"), cfg.ferplus, grid=(0.5,))[0]
+    sweep = offset_sweep(f"{cfg.out}/best.pt", str(fer_folder), str(tmp / "dev.npz"), 0.5, "happy", offsets=(0.0, 1e4))
+    assert sweep[0]["val_acc"] == pytest.approx(row.val_acc) and sweep[0]["all"] == pytest.approx(row.dev_acc["all"])
+    k, dev = CLASSES.index("happy"), dev_crops.load(tmp / "dev.npz")
+    assert sweep[1]["all"] == pytest.approx((dev.labels == k).mean())  # a huge offset: everything is "happy"
+    assert sweep[1]["val_acc"] == pytest.approx((load_fer2013(fer_folder)["val"].labels == k).mean())
+
 
 def test_the_recognizer_flags_uncertainty_at_the_models_threshold_unless_configured():
     from emotion import EmotionRecognizer, Settings

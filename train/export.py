@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--parity-images", type=int, default=512)
     p.add_argument("--head-mix", type=float, default=None, help="FER+ head share β in the folded head (needed when the "
                    "checkpoint has a FER+ head; see python -m train.tune)")
+    p.add_argument("--logit-offset", default=None, metavar="CLASS=VALUE",
+                   help="add VALUE to CLASS's logit in the folded head (a class-prior shift; python -m train.tune --offset-class)")
     p.add_argument("--calibrate-on", choices=("publictest", "publictest+dev"), default="publictest")
     p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output, for --calibrate-on publictest+dev")
     p.add_argument("--certain-accuracy", type=float, default=0.8, help="accuracy wanted above the 'uncertain' threshold")
@@ -98,6 +100,10 @@ def main(argv: list[str] | None = None) -> dict:
     if net.aux_head is not None and a.head_mix is None:
         raise SystemExit(f"error: {a.checkpoint} has a FER+ head: pass --head-mix (python -m train.tune shows the choice)")
     net.fold_aux_head(a.head_mix or 0.0)
+    offset = _parse_offset(a.logit_offset)
+    if offset:
+        with torch.no_grad():
+            net.backbone.get_classifier().bias[CLASSES.index(offset[0])] += offset[1]
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images, size), val.labels
 
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
         "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
-        "head_mix": a.head_mix, "calibrated_on": a.calibrate_on, "certain_accuracy": a.certain_accuracy,
+        "head_mix": a.head_mix, "logit_offset": {offset[0]: offset[1]} if offset else {}, "calibrated_on": a.calibrate_on, "certain_accuracy": a.certain_accuracy,
         "uncertain_threshold": threshold, "uncertain_rule": f"lowest confidence above which {a.certain_accuracy:.0%} of "
                                                             f"{a.calibrate_on} predictions are right",
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
@@ -158,6 +164,18 @@ def main(argv: list[str] | None = None) -> dict:
                                     "nll_before": nll(logits, y_val), "nll_after": nll(logits, y_val, temperature)}})
     out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
+
+
+def _parse_offset(spec: str | None) -> tuple[str, float] | None:
+    if not spec:
+        return None
+    name, _, value = spec.partition("=")
+    try:
+        if name not in CLASSES:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise SystemExit(f"error: --logit-offset wants CLASS=VALUE with CLASS one of {', '.join(CLASSES)}, got {spec!r}") from None
 
 
 def _train_command(cfg: dict) -> str:
