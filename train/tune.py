@@ -43,6 +43,19 @@ def head_logits(net: EmotionNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return main, ((0.5 * (a + af)).numpy() if a is not None else main)
 
 
+def validation_logits(checkpoint: str, data: str, dev_path: str):
+    """The network, PublicTest, the dev crops, and both heads' flip-TTA logits on each (PrivateTest is not loaded)."""
+    net, ck = load_model(checkpoint)
+    val = load_fer2013(data)["val"]
+    dev = dev_crops.load(dev_path)
+    return net, val, dev, head_logits(net, preprocess_faces(val.images, int(ck.img_size))), head_logits(net, dev.inputs())
+
+
+def dev_accuracies(probs: np.ndarray, dev: dev_crops.DevCrops) -> dict[str, float]:
+    """Accuracy per dev dataset and over all faces ("all")."""
+    return {k[len("dev_"):-len("_acc")] or "all": v for k, v in dev_crops.scores(probs, dev).items() if k.endswith("_acc")}
+
+
 @dataclass
 class Row:
     mix: float
@@ -56,21 +69,15 @@ class Row:
 
 
 def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple[float, ...] = GRID) -> list[Row]:
-    net, ck = load_model(checkpoint)
-    val = load_fer2013(data)["val"]
-    x_val = preprocess_faces(val.images, int(ck.img_size))
+    net, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path)
     major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes_path))
-    dev = dev_crops.load(dev_path)
-    vm, va = head_logits(net, x_val)
-    dm, da = head_logits(net, dev.inputs())
     rows = []
     for b in grid if net.aux_head is not None else (0.0,):
         lv, ld = (1 - b) * vm + b * va, (1 - b) * dm + b * da
         known = major >= 0
         t1 = fit_temperature(lv, val.labels)
         t2 = fit_temperature(np.concatenate([lv, ld]), np.concatenate([val.labels, dev.labels]))
-        s = dev_crops.scores(softmax(ld, 1), dev)
-        acc = {k[len("dev_"):-len("_acc")] or "all": v for k, v in s.items() if k.endswith("_acc")}
+        acc = dev_accuracies(softmax(ld, 1), dev)
         rows.append(Row(b, float((lv.argmax(1) == val.labels).mean()), float((lv.argmax(1)[known] == major[known]).mean()),
                         acc, t1, t2, (ece(softmax(lv / t1, 1), val.labels), ece(softmax(lv / t2, 1), val.labels)),
                         (ece(softmax(ld / t1, 1), dev.labels), ece(softmax(ld / t2, 1), dev.labels))))
@@ -87,18 +94,14 @@ def offset_sweep(checkpoint: str, data: str, dev_path: str, mix: float, cls: str
     A class-prior shift is the one decision knob left once the network is fixed: it shows whether any single
     operating point serves both photo sets (e.g. more "happy" for frl_london's closed-mouth smiles costs muxspace).
     """
-    net, ck = load_model(checkpoint)
-    val = load_fer2013(data)["val"]
-    dev = dev_crops.load(dev_path)
-    (vm, va), (dm, da) = head_logits(net, preprocess_faces(val.images, int(ck.img_size))), head_logits(net, dev.inputs())
+    _, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path)
     lv, ld = (1 - mix) * vm + mix * va, (1 - mix) * dm + mix * da
     k, rows = CLASSES.index(cls), []
     for off in offsets:
         shift = np.zeros(len(CLASSES), np.float32)
         shift[k] = off
-        s = dev_crops.scores(softmax(ld + shift, 1), dev)
         rows.append({"offset": off, "val_acc": float(((lv + shift).argmax(1) == val.labels).mean()),
-                     **{k_[len("dev_"):-len("_acc")] or "all": v for k_, v in s.items() if k_.endswith("_acc")}})
+                     **dev_accuracies(softmax(ld + shift, 1), dev)})
     return rows
 
 
