@@ -57,14 +57,19 @@ def load(path: str | Path) -> DevCrops:
         return DevCrops(z["crops"], z["labels"], z["datasets"], int(z["photos"]))
 
 
+def accuracies(pred: np.ndarray, dev: DevCrops) -> dict[str, float]:
+    """Accuracy of predicted class indices per dataset and over all faces found ("all")."""
+    out = {name: float((pred[dev.datasets == name] == dev.labels[dev.datasets == name]).mean())
+           for name in sorted(set(dev.datasets.tolist()))}
+    out["all"] = float((pred == dev.labels).mean())
+    return out
+
+
 def scores(probs: np.ndarray, dev: DevCrops) -> dict[str, float]:
-    """Accuracy per dataset and over all faces found, and ECE over all (15 bins)."""
+    """The training log's columns: accuracy per dataset and over all faces found, and ECE over all (15 bins)."""
     from train.calibration import ece
 
-    pred = probs.argmax(1)
-    out = {f"dev_{name}_acc": float((pred[dev.datasets == name] == dev.labels[dev.datasets == name]).mean())
-           for name in sorted(set(dev.datasets.tolist()))}
-    out["dev_acc"] = float((pred == dev.labels).mean())
+    out = {("dev_acc" if name == "all" else f"dev_{name}_acc"): v for name, v in accuracies(probs.argmax(1), dev).items()}
     out["dev_ece"] = float(ece(probs, dev.labels))
     return out
 

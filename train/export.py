@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -102,8 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     net.fold_aux_head(a.head_mix or 0.0)
     offset = _parse_offset(a.logit_offset)
     if offset:
-        with torch.no_grad():
-            net.backbone.get_classifier().bias[CLASSES.index(offset[0])] += offset[1]
+        net.add_logit_offset(CLASSES.index(offset[0]), offset[1])
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images, size), val.labels
 
@@ -171,11 +171,12 @@ def _parse_offset(spec: str | None) -> tuple[str, float] | None:
         return None
     name, _, value = spec.partition("=")
     try:
-        if name not in CLASSES:
-            raise ValueError
-        return name, float(value)
+        number = float(value)
     except ValueError:
-        raise SystemExit(f"error: --logit-offset wants CLASS=VALUE with CLASS one of {', '.join(CLASSES)}, got {spec!r}") from None
+        number = math.nan
+    if name in CLASSES and math.isfinite(number):
+        return name, number
+    raise SystemExit(f"error: --logit-offset wants CLASS=VALUE with CLASS one of {', '.join(CLASSES)}, got {spec!r}")
 
 
 def _train_command(cfg: dict) -> str:

@@ -109,6 +109,11 @@ class EmotionNet(nn.Module):
         head.bias.mul_(1 - weight).add_(weight * self.aux_head.bias)
         self.aux_head = None
 
+    @torch.no_grad()
+    def add_logit_offset(self, index: int, value: float) -> None:
+        """Raise one class's logit by ``value`` for every input (a class-prior shift), in the head's bias."""
+        self.backbone.get_classifier().bias[index] += value
+
     def forward_with_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and class-activation maps (N, 7, h, w): the linear head applied at every position of the
         last feature map, whose spatial mean is exactly the logits (global average pooling is linear)."""

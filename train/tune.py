@@ -51,9 +51,9 @@ def validation_logits(checkpoint: str, data: str, dev_path: str):
     return net, val, dev, head_logits(net, preprocess_faces(val.images, int(ck.img_size))), head_logits(net, dev.inputs())
 
 
-def dev_accuracies(probs: np.ndarray, dev: dev_crops.DevCrops) -> dict[str, float]:
-    """Accuracy per dev dataset and over all faces ("all")."""
-    return {k[len("dev_"):-len("_acc")] or "all": v for k, v in dev_crops.scores(probs, dev).items() if k.endswith("_acc")}
+def blend(main: np.ndarray, aux: np.ndarray, beta: float) -> np.ndarray:
+    """The logits of the head ``train.export --head-mix β`` ships: (1 − β)·main + β·FER+."""
+    return (1 - beta) * main + beta * aux
 
 
 @dataclass
@@ -73,11 +73,11 @@ def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple
     major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes_path))
     rows = []
     for b in grid if net.aux_head is not None else (0.0,):
-        lv, ld = (1 - b) * vm + b * va, (1 - b) * dm + b * da
+        lv, ld = blend(vm, va, b), blend(dm, da, b)
         known = major >= 0
         t1 = fit_temperature(lv, val.labels)
         t2 = fit_temperature(np.concatenate([lv, ld]), np.concatenate([val.labels, dev.labels]))
-        acc = dev_accuracies(softmax(ld, 1), dev)
+        acc = dev_crops.accuracies(ld.argmax(1), dev)
         rows.append(Row(b, float((lv.argmax(1) == val.labels).mean()), float((lv.argmax(1)[known] == major[known]).mean()),
                         acc, t1, t2, (ece(softmax(lv / t1, 1), val.labels), ece(softmax(lv / t2, 1), val.labels)),
                         (ece(softmax(ld / t1, 1), dev.labels), ece(softmax(ld / t2, 1), dev.labels))))
@@ -95,13 +95,13 @@ def offset_sweep(checkpoint: str, data: str, dev_path: str, mix: float, cls: str
     operating point serves both photo sets (e.g. more "happy" for frl_london's closed-mouth smiles costs muxspace).
     """
     _, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path)
-    lv, ld = (1 - mix) * vm + mix * va, (1 - mix) * dm + mix * da
+    lv, ld = blend(vm, va, mix), blend(dm, da, mix)
     k, rows = CLASSES.index(cls), []
     for off in offsets:
         shift = np.zeros(len(CLASSES), np.float32)
         shift[k] = off
         rows.append({"offset": off, "val_acc": float(((lv + shift).argmax(1) == val.labels).mean()),
-                     **dev_accuracies(softmax(ld + shift, 1), dev)})
+                     **dev_crops.accuracies((ld + shift).argmax(1), dev)})
     return rows
 
 
