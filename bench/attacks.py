@@ -56,6 +56,49 @@ def noise_png(nbytes: int) -> bytes:
     return encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)), "PNG", compress_level=0)
 
 
+def scan_bomb_jpeg(side: int = 8000, scans: int = 2000) -> bytes:
+    """A flat grey progressive JPEG whose last (refinement) scan is repeated until it has ``scans`` scans: a few hundred
+    KB, under every pixel limit, yet each scan is one more pass over all side² pixels' blocks when decoded."""
+    data = encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=90)
+    last = data.rfind(b"\xff\xda")
+    body, scan = data[:-2], data[last:-2]
+    have = data.count(b"\xff\xda")
+    return body + scan * max(0, scans - have) + b"\xff\xd9"
+
+
+def idle_sockets(url: str, n: int, source: str, half_head: bool = False) -> list[socket.socket]:
+    """``n`` TCP connections from ``source`` (a loopback address: 127.x.y.z) that send nothing, or half a request
+    head; the caller closes them. Stops early when the server refuses or resets a connection."""
+    u = urlparse(url)
+    out = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((source, 0))
+        try:
+            s.connect((u.hostname, u.port))
+            if half_head:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        except OSError:
+            s.close()
+            break
+        out.append(s)
+    return out
+
+
+def still_open(sockets: list[socket.socket]) -> int:
+    """How many of ``sockets`` the server has not closed (no EOF or reset pending)."""
+    n = 0
+    for s in sockets:
+        s.setblocking(False)
+        try:
+            n += s.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
 def data_url(data: bytes, mime: str = "image/png") -> dict:
     return {"path": None, "url": f"data:{mime};base64," + base64.b64encode(data).decode(), "meta": FILE}
 

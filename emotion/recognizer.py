@@ -129,7 +129,7 @@ class EmotionRecognizer:
         name = model or self.default_model
         t0 = time.perf_counter()
         try:
-            img = validate_image(image, self.settings.max_bytes)
+            img = validate_image(image, self.settings.max_bytes, detail_max_side=DETAIL_MAX_SIDE)
             t1 = time.perf_counter()
             found = self.detect(img, image)
             faces = found.faces
@@ -154,12 +154,12 @@ class EmotionRecognizer:
 
     def detect(self, img: ValidatedImage, source: ImageSource | None = None) -> Detection:
         """Faces in the working copy's pixels: the whole-frame look, then, unless a face fills the frame, tiles of
-        the sharpest copy at hand (decoded again from ``source`` up to ``DETAIL_MAX_SIDE`` when the original is larger
-        than the working copy: a 12 MP JPEG's working copy is 1000 px, where an 80 px face is 20 px)."""
+        the sharpest copy at hand (``img.detail``, from the same decode, or decoded again from ``source`` up to
+        ``DETAIL_MAX_SIDE`` when validation was not asked for it) when the original is larger than the working copy: a 12 MP JPEG's working copy is 1000 px, where an 80 px face is 20 px)."""
         faces = self.finder.whole_frame(img.rgb)
         detail, tiled = None, False
         if self.finder.needs_detail(faces, img.rgb.shape):
-            detail = self._detail_copy(source, img) if source is not None else None
+            detail = self._detail_copy(source, img) if (source is not None or img.detail is not None) else None
             src = detail if detail is not None else img.rgb
             known = [f.mapped(src.shape[1] / img.rgb.shape[1], (src.shape[1], src.shape[0])) for f in faces]
             tile_faces = self.finder.tiles(src, known)
@@ -173,6 +173,9 @@ class EmotionRecognizer:
         this goes through ``validate_image`` again only for the same upright, metadata-free RGB."""
         if img.scale < DETAIL_MIN_GAIN:
             return None
+        if img.detail is not None:  # decoded with the working copy, in one pass
+            rgb = img.detail
+            return rgb if rgb.shape[1] > img.rgb.shape[1] else None
         try:
             if isinstance(source, (np.ndarray, Image.Image)):
                 rgb = validate_image(source, self.settings.max_bytes, work_max_side=DETAIL_MAX_SIDE).rgb

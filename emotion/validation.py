@@ -29,6 +29,8 @@ MAX_SIDE = 20_000  # refuse absurd dimensions (MediaPipe aborts the process at �
 MAX_PIXELS = 100_000_000  # JPEG: decoded at 1/2–1/8 scale (draft mode), so even 100 MP stays cheap
 MAX_PIXELS_FULL_DECODE = 36_000_000  # PNG, WebP, arrays: decoded at full size (~3 bytes a pixel, a few copies)
 WORK_MAX_SIDE = 1280  # the working copy that faces are cropped from (a face of 5 % of the width keeps ≥ 64 px)
+MAX_JPEG_SCANS = 32  # baseline JPEGs have 1 scan, progressive ones ~10; each scan is a pass over every block
+MAX_JPEG_SCAN_MEGAPIXELS = 600  # progressive: scans × megapixels (a 10-scan 60 MP photo; ~0.5 s of decoding at most)
 DRAFT_MIN_SIDE = 800  # big JPEGs are decoded at 1/2, 1/4 or 1/8 scale, but never below this
 ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -37,12 +39,15 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image,
 
 @dataclass(frozen=True)
 class ValidatedImage:
-    """``rgb``: uint8 H×W×3 working copy; ``original_size``: (w, h) upright; ``scale``: original px per working px."""
+    """``rgb``: uint8 H×W×3 working copy; ``original_size``: (w, h) upright; ``scale``: original px per working px;
+    ``detail``: a sharper copy of the same photo (up to ``detail_max_side``) from the same decode, when one was asked
+    for and the original is larger than the working copy, else None."""
 
     rgb: np.ndarray
     original_size: tuple[int, int]
     scale: float
     format: str
+    detail: np.ndarray | None = None
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -80,13 +85,15 @@ def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_b
     return data
 
 
-def validate_image(source: ImageSource, max_bytes: int = 20 * 2**20, work_max_side: int = WORK_MAX_SIDE) -> ValidatedImage:
-    """Turn any accepted input into a ``ValidatedImage`` or raise ``ImageRejected`` (never anything else)."""
+def validate_image(source: ImageSource, max_bytes: int = 20 * 2**20, work_max_side: int = WORK_MAX_SIDE,
+                   detail_max_side: int = 0) -> ValidatedImage:
+    """Turn any accepted input into a ``ValidatedImage`` or raise ``ImageRejected`` (never anything else). With
+    ``detail_max_side`` the same single decode also yields the sharper ``detail`` copy (a file is decoded once)."""
     try:
         if isinstance(source, np.ndarray):
-            return _from_array(source, work_max_side)
+            return _from_array(source, work_max_side, detail_max_side)
         if isinstance(source, Image.Image):
-            return _from_pil(source, "PIL", work_max_side)
+            return _from_pil(source, "PIL", work_max_side, detail_max_side)
         data = read_bytes(source, max_bytes)
         if not data:
             raise ImageRejected("invalid_image", "The file is empty. Upload a JPEG, PNG or WebP photo.")
@@ -96,7 +103,9 @@ def validate_image(source: ImageSource, max_bytes: int = 20 * 2**20, work_max_si
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[fmt])
-            return _from_pil(im, fmt, work_max_side)
+            if fmt == "JPEG":
+                _check_jpeg_scans(data, *im.size)
+            return _from_pil(im, fmt, work_max_side, detail_max_side)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # PIL's own header check came first
@@ -118,18 +127,63 @@ def _check_dimensions(w: int, h: int, fmt: str = "JPEG") -> None:
         raise ImageRejected("image_too_small", min_side=MIN_SIDE)
 
 
-def _from_pil(im: Image.Image, fmt: str, work_max_side: int) -> ValidatedImage:
+def jpeg_scans(data: bytes) -> tuple[bool, int]:
+    """(progressive, number of scans) of a JPEG, read from its markers without decoding anything.
+
+    The header segments up to the first scan are walked by their lengths (so a thumbnail inside EXIF is not counted);
+    after it, a scan-start marker ``FF DA`` cannot occur inside entropy-coded data (an ``FF`` there is always followed
+    by ``00`` or a restart marker), so counting it is exact and runs at memory speed."""
+    progressive, i, n = False, 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise ImageRejected("invalid_image")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        if marker == 0xDA:
+            return progressive, 1 + data.count(b"\xff\xda", i + 2)
+        if marker in (0xC2, 0xC6, 0xCA, 0xCE):
+            progressive = True
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return progressive, 0
+
+
+def _check_jpeg_scans(data: bytes, w: int, h: int) -> None:
+    """Decoding cost grows with scans × pixels: a small file can repeat a cheap scan thousands of times (a 566 KB
+    8000² progressive JPEG with 2,000 scans took 90 s to decode). Refuse what no camera or editor writes."""
+    progressive, scans = jpeg_scans(data)
+    megapixels = w * h / 1e6
+    if scans > MAX_JPEG_SCANS or (progressive and scans * megapixels > MAX_JPEG_SCAN_MEGAPIXELS):
+        raise ImageRejected("invalid_image", f"This JPEG is built in an unusual way ({scans} scans over {megapixels:.0f} "
+                                             "megapixels) that would take very long to decode. Save it again as an "
+                                             "ordinary JPEG or PNG and upload that.")
+    if progressive and w * h > MAX_PIXELS_FULL_DECODE:  # progressive decoding holds every coefficient in memory
+        raise ImageRejected("invalid_image", f"The image dimensions ({w}×{h}) are too large for a progressive JPEG. "
+                                             f"Upload a photo under {MAX_PIXELS_FULL_DECODE // 1_000_000} megapixels.")
+
+
+def _from_pil(im: Image.Image, fmt: str, work_max_side: int, detail_max_side: int = 0) -> ValidatedImage:
     _check_dimensions(*im.size, fmt)
     if getattr(im, "is_animated", False):
         im.seek(0)
     orientation = im.getexif().get(0x0112, 1)
     upright_size = im.size if orientation in (1, 2, 3, 4) else im.size[::-1]
-    if fmt == "JPEG" and max(im.size) >= 2 * DRAFT_MIN_SIDE:  # scaled decoding inside the DCT: several times faster
-        im.draft("RGB", (im.size[0] * DRAFT_MIN_SIDE // max(im.size), im.size[1] * DRAFT_MIN_SIDE // max(im.size)))
+    want = max(DRAFT_MIN_SIDE, min(detail_max_side, max(im.size)))
+    if fmt == "JPEG" and max(im.size) >= 2 * want:  # scaled decoding inside the DCT: several times faster
+        im.draft("RGB", (im.size[0] * want // max(im.size), im.size[1] * want // max(im.size)))
     im = ImageOps.exif_transpose(im)  # also works on the draft-decoded, smaller image
     arr = np.array(_to_rgb(im), dtype=np.uint8)  # a fresh array: no EXIF, ICC, XMP or text chunks survive
+    del im
+    detail = None
+    if detail_max_side > work_max_side and max(arr.shape[:2]) > work_max_side:
+        detail, _ = downscale(arr, detail_max_side)
+        arr = detail
     arr, _ = downscale(arr, work_max_side)
-    return ValidatedImage(arr, upright_size, upright_size[0] / arr.shape[1], fmt)
+    return ValidatedImage(arr, upright_size, upright_size[0] / arr.shape[1], fmt, detail)
 
 
 def downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -160,7 +214,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _from_array(arr: np.ndarray, work_max_side: int) -> ValidatedImage:
+def _from_array(arr: np.ndarray, work_max_side: int, detail_max_side: int = 0) -> ValidatedImage:
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
         if arr.dtype != np.uint8:
             if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
@@ -169,5 +223,5 @@ def _from_array(arr: np.ndarray, work_max_side: int) -> ValidatedImage:
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         _check_dimensions(arr.shape[1], arr.shape[0], "array")
-        return _from_pil(Image.fromarray(np.ascontiguousarray(arr)), "PIL", work_max_side)
+        return _from_pil(Image.fromarray(np.ascontiguousarray(arr)), "PIL", work_max_side, detail_max_side)
     raise ImageRejected("invalid_image", f"An image array must be H×W or H×W×3 (RGB), got shape {arr.shape}.")

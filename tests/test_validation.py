@@ -124,3 +124,33 @@ def test_random_valid_images_of_random_sizes_and_modes(w, h, mode, fmt, seed, cu
             assert e.code == "image_too_small" and min(w, h) < MIN_SIDE
         return
     assert img.rgb.shape == (h, w, 3) and min(w, h) >= MIN_SIDE
+
+
+def test_jpeg_scans_are_counted_from_the_markers_and_scan_bombs_refused():
+    from emotion.validation import MAX_JPEG_SCANS, jpeg_scans
+
+    from bench.attacks import scan_bomb_jpeg
+
+    im = Image.new("RGB", (320, 240), (90, 120, 150))
+    baseline, progressive = io.BytesIO(), io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    im.save(baseline, "JPEG", exif=exif)
+    im.save(progressive, "JPEG", progressive=True)
+    assert jpeg_scans(baseline.getvalue()) == (False, 1)
+    prog, scans = jpeg_scans(progressive.getvalue())
+    assert prog and 2 <= scans <= MAX_JPEG_SCANS
+    assert validate_image(progressive.getvalue()).rgb.shape == (240, 320, 3)
+    bomb = scan_bomb_jpeg(400, MAX_JPEG_SCANS + 1)
+    assert jpeg_scans(bomb) == (True, MAX_JPEG_SCANS + 1)
+    assert _code(bomb) == "invalid_image"
+
+
+def test_one_decode_gives_the_working_copy_and_the_sharper_detail_copy():
+    big = Image.new("RGB", (4000, 3000), (200, 100, 50))
+    buf = io.BytesIO()
+    big.save(buf, "JPEG", quality=80)
+    img = validate_image(buf.getvalue(), detail_max_side=2000)
+    assert img.detail is not None and img.detail.shape == (1500, 2000, 3)
+    assert max(img.rgb.shape[:2]) == WORK_MAX_SIDE and img.original_size == (4000, 3000)
+    assert validate_image(buf.getvalue()).detail is None  # not asked for

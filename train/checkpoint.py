@@ -97,7 +97,8 @@ def load_model(path: str | Path) -> tuple[EmotionNet, Checkpoint]:
     ck = load(path)
     if list(ck.classes) != list(CLASSES):
         raise CheckpointError(f"{path} was trained for classes {list(ck.classes)}, this code has {list(CLASSES)}")
-    net = build_model(ck.arch, pretrained=False, aux_head="aux_head.weight" in ck.model)
+    net = build_model(ck.arch, pretrained=False, aux_head="aux_head.weight" in ck.model,
+                      net_size=int(ck.config.get("net_size", 0) or 0))
     expected, found = set(net.state_dict()), set(ck.model)
     if expected != found:
         raise CheckpointError(f"{path}: its weights do not fit {ck.arch} ({len(expected - found)} missing, "

@@ -73,9 +73,12 @@ class EmotionNet(nn.Module):
     """Grey (N, 1, H, W) in [0, 1] → logits (N, 7). Replication to RGB and ImageNet normalisation are
     part of the network, so the exported graph documents its own input."""
 
-    def __init__(self, backbone: nn.Module, aux_head: bool = False):
+    def __init__(self, backbone: nn.Module, aux_head: bool = False, net_size: int = 0):
         super().__init__()
         self.backbone = backbone
+        # The backbone's own resolution: a 96-px input (the app's contract) is resized to it inside the network
+        # (bilinear, half-pixel: ONNX Resize computes the same), so a cheaper member of an ensemble keeps that contract.
+        self.net_size = int(net_size)
         # Training only: a second 7-class head on the same pooled features, learning the FER+ vote distribution
         # while ``backbone``'s own head learns the FER-2013 label. ``fold_aux_head`` merges the two before export.
         self.aux_head = nn.Linear(backbone.num_features, len(CLASSES)) if aux_head else None
@@ -85,6 +88,8 @@ class EmotionNet(nn.Module):
         self.register_buffer("std", std, persistent=False)
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        if self.net_size and x.shape[-1] != self.net_size:
+            x = nn.functional.interpolate(x, size=(self.net_size, self.net_size), mode="bilinear", align_corners=False)
         return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -124,9 +129,11 @@ class EmotionNet(nn.Module):
 
 
 def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_rate: float = 0.2,
-                drop_path_rate: float = 0.1, head_init_std: float = 0.01, aux_head: bool = False) -> EmotionNet:
+                drop_path_rate: float = 0.1, head_init_std: float = 0.01, aux_head: bool = False,
+                net_size: int = 0) -> EmotionNet:
     """EmotionNet on an EfficientNet-Lite0 backbone with a fresh 7-class head (small init: the first loss is ≈ ln 7),
-    and with ``aux_head`` a second one (the FER+ head, see ``EmotionNet.aux_head``)."""
+    and with ``aux_head`` a second one (the FER+ head, see ``EmotionNet.aux_head``); ``net_size`` > 0 runs the backbone
+    at that side (see ``EmotionNet.net_size``)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}")
     backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
@@ -137,7 +144,7 @@ def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_
     backbone.reset_classifier(len(CLASSES))
     nn.init.normal_(backbone.get_classifier().weight, std=head_init_std)
     nn.init.zeros_(backbone.get_classifier().bias)
-    net = EmotionNet(backbone, aux_head=aux_head)
+    net = EmotionNet(backbone, aux_head=aux_head, net_size=net_size)
     if net.aux_head is not None:
         nn.init.normal_(net.aux_head.weight, std=head_init_std)
         nn.init.zeros_(net.aux_head.bias)

@@ -49,6 +49,7 @@ class TrainConfig:
     out: str = "runs/lite0-96"
     arch: str = "efficientnet_lite0"
     img_size: int = INPUT_SIZE
+    net_size: int = 0  # >0: the network resizes its img_size input to this side inside (a cheaper ensemble member)
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -171,7 +172,8 @@ def train(cfg: TrainConfig) -> dict:
     print(f"data ready in {time.time() - t0:.1f}s: train {tuple(x_train.shape)}, val {tuple(x_val.shape)}; device {device}, "
           f"{torch.get_num_threads()} threads", flush=True)
 
-    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained and not cfg.init, aux_head=bool(cfg.ferplus))
+    model: EmotionNet = build_model(cfg.arch, pretrained=cfg.pretrained and not cfg.init, aux_head=bool(cfg.ferplus),
+                                     net_size=cfg.net_size)
     if cfg.init:
         load_init(model, cfg)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -324,6 +326,8 @@ def load_init(model: EmotionNet, cfg: TrainConfig) -> None:
         ck = checkpoint.load(path)
     except (FileNotFoundError, checkpoint.CheckpointError) as e:
         raise SystemExit(f"--init: {e}") from None
+    if int(ck.config.get("net_size", 0) or 0) != cfg.net_size:
+        raise SystemExit(f"--init: {path} has net_size={ck.config.get('net_size', 0)}, this run net_size={cfg.net_size}")
     for key in ("arch", "img_size"):
         if getattr(ck, key) != getattr(cfg, key):
             raise SystemExit(f"--init: {path} has {key}={getattr(ck, key)!r}, this run {key}={getattr(cfg, key)!r}")
@@ -349,6 +353,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--out", default=d.out, help="run folder: checkpoints, log.csv, summary.json")
     p.add_argument("--arch", default=d.arch, choices=ARCHITECTURES)
     p.add_argument("--img-size", type=int, default=d.img_size)
+    p.add_argument("--net-size", type=int, default=d.net_size, help="run the backbone at this side (the network resizes "
+                   "its --img-size input inside, so the exported model keeps the same input); 0 = --img-size")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
