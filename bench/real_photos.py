@@ -5,13 +5,13 @@ Per dataset and overall: photos with a face found, accuracy and macro-F1 (on the
 with "no face" counted wrong), per-class recall, a confusion matrix, ECE (15 bins), mean confidence and time per
 photo. Then what each detection step adds and costs (``emotion.faces.STRATEGIES``, all in this one run), a generated
 group photo (``bench.group_photo``: faces of known size and place) and photos without a face (scikit-image's). The
-photos are read from ``--data`` (its ``MANIFEST.csv``, or ``<dataset>/<emotion>/*`` folders) and never copied.
+photos are read from ``--data`` (``emotion.devset``: its ``MANIFEST.csv``, or ``<dataset>/<emotion>/*`` folders) and
+never copied.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import time
 from dataclasses import dataclass
@@ -25,22 +25,15 @@ from tqdm import tqdm
 from bench.group_photo import GroupPhoto, make_group_photo, match
 from emotion import EmotionRecognizer, PredictionResult, Settings
 from emotion.classes import CLASSES
+from emotion.devset import Photo, load_photos  # the dev set's one loader (train.dev_crops reads it too)
 from emotion.faces import STRATEGIES, FaceDetector
 from emotion.validation import validate_image
 from train.calibration import ece
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 NO_FACE = "no face"
 NO_FACE_PHOTOS = ("chelsea", "coffee", "rocket", "brick", "horse", "clock", "coins", "moon", "page", "text", "grass",
                   "gravel", "hubble_deep_field", "immunohistochemistry", "retina", "logo", "colorwheel", "cell")
 MAX_BYTES = 50 * 2**20  # the bench reads local files: the app's upload limit is not what is measured
-
-
-@dataclass(frozen=True)
-class Photo:
-    path: Path
-    label: str
-    dataset: str
 
 
 @dataclass(frozen=True)
@@ -50,20 +43,6 @@ class Outcome:
     photo: Photo
     probs: np.ndarray | None
     ms: float
-
-
-def load_photos(root: Path) -> list[Photo]:
-    """``MANIFEST.csv`` (path,label,dataset,…) when present, else ``<dataset>/<emotion>/*`` (or ``<emotion>/*``)."""
-    manifest = root / "MANIFEST.csv"
-    if manifest.exists():
-        with open(manifest, newline="") as fh:
-            return [Photo(root / r["path"], r["label"], r["dataset"]) for r in csv.DictReader(fh) if r["label"] in CLASSES]
-    photos = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-        parts = path.relative_to(root).parts
-        if len(parts) >= 2 and parts[-2] in CLASSES:
-            photos.append(Photo(path, parts[-2], parts[-3] if len(parts) >= 3 else root.name))
-    return photos
 
 
 def run(rec: EmotionRecognizer, photos: list[Photo], desc: str) -> list[Outcome]:

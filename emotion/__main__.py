@@ -1,6 +1,8 @@
 """``python -m emotion PATH [PATH ...] --out results.csv``: score photos, folders (recursively) and videos.
 
-The work is in ``emotion.bulk`` (local process pool) and ``emotion.bulk_ray`` (Ray Data, ``--engine ray``).
+The work is in ``emotion.bulk`` (local process pool) and ``emotion.bulk_ray`` (Ray Data, ``--engine ray``); the engine
+is chosen here. Settings: this command's flags, over the pipeline's ``EMOTION_*`` environment variables as
+``emotion.config.Settings.from_env`` reads them (the same reader the server's configuration uses).
 """
 
 from __future__ import annotations
@@ -8,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from web.config import ServerConfig  # the one place that reads the environment (EMOTION_* settings)
 from emotion import bulk
+from emotion.config import Settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +40,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def engine(name: str, ray_address: str | None = None) -> bulk.Engine:
+    """``--engine``: local processes, or Ray Data (``emotion.bulk_ray``, imported only when asked for)."""
+    if name == "ray":
+        from emotion.bulk_ray import RayEngine
+
+        return RayEngine(ray_address)
+    return bulk.LocalEngine()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.workers is not None and args.workers < 1:
@@ -45,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         s = bulk.run(args.paths, args.out, fmt=args.format, workers=args.workers, model=args.model, fps=args.fps,
-                     max_mb=args.max_mb, engine=args.engine, ray_address=args.ray_address,
-                     progress=not args.quiet, log=say, settings=ServerConfig.from_env().pipeline)
+                     max_mb=args.max_mb, engine=engine(args.engine, args.ray_address), progress=not args.quiet,
+                     log=say, settings=Settings.from_env())
     except (FileNotFoundError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,7 +6,9 @@ Rows are appended to the output (CSV or JSON Lines) file by file as they are sco
 what it did, and a re-run skips every file already in the output (resume).
 
 Engines: ``local`` (this module: a process pool, one ``EmotionRecognizer`` per worker process, built once by the
-pool's initializer) and ``ray`` (``emotion.bulk_ray``: the same scoring function on Ray Data, for a cluster).
+pool's initializer) and ``ray`` (``emotion.bulk_ray.RayEngine``: this module's scoring functions on Ray Data, for a
+cluster). ``run`` takes the engine as an object and knows no engine but its own: ``emotion.__main__`` chooses one
+from ``--engine``, so ``bulk_ray`` imports ``bulk`` and never the reverse.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from emotion.batch import BULK_COLUMNS, csv_rows
 from emotion.config import Settings
@@ -179,6 +181,33 @@ def score_local(tasks: Sequence[Task], settings: Settings, fps: float, workers: 
         yield from pool.imap(_score_in_worker, tasks, chunksize=1)
 
 
+class Engine(Protocol):
+    """Where files are scored: rows per file in input order (``score``), and, for engines that can, a Parquet
+    dataset written by the engine itself (``write_parquet``)."""
+
+    name: str
+
+    def score(self, tasks: Sequence[Task], settings: Settings, fps: float,
+              workers: int | None) -> Iterator[list[dict]]: ...
+
+    def write_parquet(self, tasks: Sequence[Task], out: str | os.PathLike, settings: Settings, fps: float,
+                      workers: int | None) -> None: ...
+
+
+@dataclass
+class LocalEngine:
+    """Processes on this machine (``score_local``): the default engine."""
+
+    recognizer: object = None  # reused when scoring in this process (workers 1)
+    name: str = "local"
+
+    def score(self, tasks, settings, fps, workers):
+        return score_local(tasks, settings, fps, workers or 1, self.recognizer)
+
+    def write_parquet(self, tasks, out, settings, fps, workers):
+        raise ValueError("Parquet output is written by --engine ray; use a .csv or .jsonl --out here")
+
+
 # ---------------------------------------------------------------- output and resume
 
 
@@ -305,21 +334,24 @@ class _NoBar:
 
 def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str | None = None, workers: int | None = None,
         model: str | os.PathLike | None = None, fps: float = DEFAULT_FPS, max_mb: float = DEFAULT_MAX_MB,
-        engine: str = "local", ray_address: str | None = None, progress: bool = False, recognizer=None,
+        engine: Engine | str = "local", progress: bool = False, recognizer=None,
         log: Callable[[str], None] | None = None, settings: Settings | None = None) -> Summary:
-    """Score ``paths`` into ``out`` (appending; files already there are skipped). Returns what this run did."""
+    """Score ``paths`` into ``out`` (appending; files already there are skipped). Returns what this run did.
+    ``engine``: ``"local"`` (processes here; ``recognizer`` is reused with one worker) or an ``Engine`` object such
+    as ``emotion.bulk_ray.RayEngine()``."""
+    if isinstance(engine, str):
+        if engine != "local":
+            raise ValueError(f"unknown engine {engine!r}: 'local', or an engine object such as "
+                             "emotion.bulk_ray.RayEngine() (python -m emotion --engine ray)")
+        engine = LocalEngine(recognizer)
     fmt = output_format(out, fmt)
     settings = settings or Settings()
     settings = dataclasses.replace(settings, model_path=resolve_model(model, settings.model_paths), max_file_mb=max_mb)
     tasks = discover(paths)
     summary = Summary()
     if fmt == "parquet":
-        if engine != "ray":
-            raise ValueError("Parquet output is written by --engine ray; use a .csv or .jsonl --out here")
-        from emotion import bulk_ray
-
+        engine.write_parquet(tasks, out, settings, fps, workers)
         summary.files = len(tasks)
-        bulk_ray.write_parquet(tasks, out, settings, fps, workers, ray_address)
         return summary
     done = done_files(out, fmt)
     todo = [t for t in tasks if t.name not in done]
@@ -329,14 +361,7 @@ def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str 
     if not todo:
         RowWriter(out, fmt).close()  # an empty input still leaves a valid (header-only) output
         return summary
-    if engine == "local":
-        groups = score_local(todo, settings, fps, workers or 1, recognizer)
-    elif engine == "ray":
-        from emotion import bulk_ray
-
-        groups = bulk_ray.score(todo, settings, fps, workers, ray_address, progress_bars=False)
-    else:
-        raise ValueError(f"unknown engine {engine!r} (local or ray)")
+    groups = engine.score(todo, settings, fps, workers)
     bar = _progress(len(todo), progress)
     try:
         with RowWriter(out, fmt) as writer:

@@ -5,6 +5,9 @@ rows streamed back to the driver's CSV / JSON Lines writer (resumable, like the 
 cluster as a Parquet dataset (``--out results.parquet``, a folder of files). Ray is optional:
 ``pip install -r requirements-ray.txt``. Started alone, it runs a local Ray on this machine; ``--ray-address``
 (or ``$RAY_ADDRESS``) joins a cluster, whose nodes must see the input paths (a shared filesystem).
+
+This module uses ``emotion.bulk`` (its tasks, scoring functions and rows) and ``bulk`` never imports it: the engine
+goes in as an object, ``bulk.run(..., engine=RayEngine(address))``, chosen by ``python -m emotion --engine ray``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from emotion.batch import BULK_COLUMNS
@@ -112,3 +116,20 @@ def write_parquet(tasks: Sequence[Task], out: str | os.PathLike, settings: Setti
         raise ValueError(f"{out} already exists: Parquet output is written whole; give a new folder")
     if tasks:
         _dataset(tasks, settings, fps, workers, address).write_parquet(str(out))
+
+
+@dataclass(frozen=True)
+class RayEngine:
+    """``emotion.bulk.run(..., engine=RayEngine(address))``: score on Ray (a local one when ``address`` is None and
+    ``$RAY_ADDRESS`` is unset). Ray is imported only when scoring starts."""
+
+    address: str | None = None
+    name: str = "ray"
+
+    def score(self, tasks: Sequence[Task], settings: Settings, fps: float,
+              workers: int | None) -> Iterator[list[dict]]:
+        return score(tasks, settings, fps, workers, self.address, progress_bars=False)
+
+    def write_parquet(self, tasks: Sequence[Task], out: str | os.PathLike, settings: Settings, fps: float,
+                      workers: int | None) -> None:
+        write_parquet(tasks, out, settings, fps, workers, self.address)

@@ -1,9 +1,17 @@
-"""Pipeline settings with sane defaults, passed in by the caller (the library never reads the environment:
-``web.config`` does, once, for the server and the command line)."""
+"""Pipeline settings with sane defaults, passed in by the caller.
+
+``Settings()`` is the defaults: the library never reads the environment on its own. A caller that wants the
+``EMOTION_*`` pipeline variables asks for them once, with ``Settings.from_env()``: the one reader of those variables,
+used by the command line (``python -m emotion``) and by the server's configuration (``web.config.ServerConfig``,
+which adds its own variables and documents the whole table in docs/API.md).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
+from typing import Mapping
 
 from emotion.classifier import DEFAULT_MODEL_PATH, FAST_MODEL_PATH
 
@@ -37,3 +45,42 @@ class Settings:
     def model_paths(self) -> dict[str, str]:
         """Model name → ONNX file, for ``EmotionRecognizer(models=...)``."""
         return {"accurate": self.model_path, "fast": self.fast_model_path}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The defaults, overridden by every ``ENVIRONMENT`` variable that is set (``environ``: default os.environ)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for var, name, _ in ENVIRONMENT:
+            raw = environ.get(var, "").strip()
+            if raw:
+                values[name] = parse_field(cls, name, raw, var)
+        return cls(**values)
+
+
+# (variable, Settings field, meaning): the pipeline's settings a caller may take from the environment.
+ENVIRONMENT: list[tuple[str, str, str]] = [
+    ("EMOTION_MODEL_PATH", "model_path", "the `accurate` classifier (ONNX), the default"),
+    ("EMOTION_FAST_MODEL_PATH", "fast_model_path", "the `fast` classifier (ONNX); served when the file exists"),
+    ("EMOTION_CONFIDENCE_THRESHOLD", "confidence_threshold", "below it a face is flagged `is_uncertain`; unset: each "
+                                                             "model's `uncertain_threshold` (chosen at export on "
+                                                             "validation data)"),
+    ("EMOTION_MAX_FILE_MB", "max_file_mb", "largest photo accepted, in MB"),
+    ("EMOTION_MULTI_FACE", "multi_face", "`all`, `largest` or `error`"),
+    ("EMOTION_MAX_FACES", "max_faces", "faces classified per photo (largest first)"),
+    ("EMOTION_MIN_FACE_SCORE", "min_face_score", "face detection threshold"),
+    ("EMOTION_ORT_THREADS", "ort_threads", "onnxruntime threads per request"),
+]
+
+
+def parse_field(owner: type, name: str, raw: str, var: str):
+    """``raw`` (the text of variable ``var``) as the type of dataclass ``owner``'s field ``name``."""
+    kind = {f.name: f.type for f in dataclasses.fields(owner)}[name]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        return raw.lower() if name == "multi_face" else raw
+    except ValueError:
+        raise ValueError(f"{var} must be a number, got {raw!r}") from None

@@ -195,6 +195,16 @@ def test_command_line(folder, reference, tmp_path):
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
 
 
+def test_the_command_line_reads_the_pipeline_settings_from_the_library():
+    from emotion.config import Settings
+
+    assert Settings.from_env({}) == Settings()
+    s = Settings.from_env({"EMOTION_MAX_FACES": "3", "EMOTION_MULTI_FACE": "Largest", "GRADIO_SERVER_PORT": "1"})
+    assert (s.max_faces, s.multi_face) == (3, "largest")
+    with pytest.raises(ValueError, match="EMOTION_MAX_FACES"):
+        Settings.from_env({"EMOTION_MAX_FACES": "many"})
+
+
 def test_models_outputs_and_engines_are_checked(folder, tmp_path, monkeypatch):
     assert bulk.resolve_model(None) == bulk.resolve_model("accurate") == str(MODEL)
     assert bulk.resolve_model(str(MODEL)) == str(MODEL)
@@ -209,6 +219,12 @@ def test_models_outputs_and_engines_are_checked(folder, tmp_path, monkeypatch):
     other.write_text(",".join(CSV_COLUMNS) + "\na.jpg,,,,,,,,,invalid_image\n")
     with pytest.raises(ValueError, match="other columns"):
         bulk.run([folder / "bad.jpg"], other)
+    with pytest.raises(ValueError, match="unknown engine 'ray'"):  # bulk knows its own engine only
+        bulk.run([folder / "bad.jpg"], tmp_path / "y.csv", engine="ray")
+    from emotion.__main__ import engine
+    from emotion.bulk_ray import RayEngine
+
+    assert isinstance(engine("local"), bulk.LocalEngine) and engine("ray", "auto") == RayEngine("auto")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(ImportError, match="pip install -r requirements-ray.txt"):
-        bulk.run([folder / "bad.jpg"], tmp_path / "y.csv", engine="ray")
+        bulk.run([folder / "bad.jpg"], tmp_path / "y.csv", engine=RayEngine())

@@ -13,6 +13,7 @@ pytest.importorskip("ray.data")
 
 from emotion import bulk  # noqa: E402
 from emotion.batch import BULK_COLUMNS  # noqa: E402
+from emotion.bulk_ray import RayEngine  # noqa: E402
 from tests.conftest import EXAMPLES, ROOT  # noqa: E402
 from tests.test_bulk import write_clip  # noqa: E402
 
@@ -46,9 +47,9 @@ def local_csv(small_folder, tmp_path_factory, recognizer) -> str:
 
 def test_ray_engine_gives_the_local_engines_rows(local_ray, small_folder, local_csv, tmp_path):
     out = tmp_path / "ray.csv"
-    s = bulk.run([small_folder], out, engine="ray", workers=1)
+    s = bulk.run([small_folder], out, engine=RayEngine(), workers=1)
     assert s.files == 5 and out.read_text() == local_csv  # same rows, same order (Ray Data preserves it here)
-    again = bulk.run([small_folder], out, engine="ray", workers=1)  # resumable like the local engine
+    again = bulk.run([small_folder], out, engine=RayEngine(), workers=1)  # resumable like the local engine
     assert (again.files, again.skipped) == (0, 5) and out.read_text() == local_csv
 
 
@@ -58,7 +59,7 @@ def test_ray_writes_parquet_with_the_same_rows(local_ray, small_folder, tmp_path
     jsonl = tmp_path / "local.jsonl"
     bulk.run([small_folder], jsonl, recognizer=recognizer)
     out = tmp_path / "rows.parquet"
-    bulk.run([small_folder], out, engine="ray", workers=1)
+    bulk.run([small_folder], out, engine=RayEngine(), workers=1)
     table = pq.read_table(out)
     assert table.column_names == BULK_COLUMNS and os.path.isdir(out)
 
@@ -67,4 +68,4 @@ def test_ray_writes_parquet_with_the_same_rows(local_ray, small_folder, tmp_path
 
     assert sorted(table.to_pylist(), key=key) == sorted(bulk.read_rows(jsonl), key=key)
     with pytest.raises(ValueError, match="already exists"):
-        bulk.run([small_folder], out, engine="ray", workers=1)
+        bulk.run([small_folder], out, engine=RayEngine(), workers=1)

@@ -32,8 +32,8 @@ class DevCrops:
 
 
 def build(data: Path) -> DevCrops:
-    from bench.real_photos import load_photos
     from emotion import EmotionRecognizer, PredictionResult
+    from emotion.devset import load_photos
 
     rec = EmotionRecognizer()
     photos = load_photos(data)

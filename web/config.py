@@ -2,17 +2,17 @@
 
 ``ENVIRONMENT`` is the single table of variables: ``ServerConfig.from_env`` reads it, and ``python -m web.config``
 prints it as the Markdown table in docs/API.md (a test keeps the two equal), so documented names, defaults and
-meanings cannot drift from the code.
+meanings cannot drift from the code. The pipeline's rows are the library's own (``emotion.config.ENVIRONMENT``, read
+by ``Settings.from_env``, which the command line ``python -m emotion`` uses too); this module adds the server's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
 
-from emotion.config import Settings
+from emotion.config import ENVIRONMENT as PIPELINE_ENVIRONMENT, Settings, parse_field
 from emotion.video import VideoLimits
 
 
@@ -80,28 +80,19 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ServerConfig":
         environ = os.environ if environ is None else environ
-        values: dict[str, dict] = {"pipeline": {}, "server": {}}
+        server = {}
         for var, part, name, _ in ENVIRONMENT:
             raw = environ.get(var, "").strip()
-            if raw:
-                values[part][name] = _parse(Settings if part == "pipeline" else cls, name, raw, var)
-        return cls(pipeline=Settings(**values["pipeline"]), **values["server"])
+            if part == "server" and raw:
+                server[name] = parse_field(cls, name, raw, var)
+        return cls(pipeline=Settings.from_env(environ), **server)
 
 
 # (variable, "pipeline" or "server", field, meaning): the one list of what can be configured.
 ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("GRADIO_SERVER_NAME", "server", "host", "address to listen on"),
     ("GRADIO_SERVER_PORT", "server", "port", "port to listen on"),
-    ("EMOTION_MODEL_PATH", "pipeline", "model_path", "the `accurate` classifier (ONNX), the default"),
-    ("EMOTION_FAST_MODEL_PATH", "pipeline", "fast_model_path", "the `fast` classifier (ONNX); served when the file exists"),
-    ("EMOTION_CONFIDENCE_THRESHOLD", "pipeline", "confidence_threshold", "below it a face is flagged `is_uncertain`; "
-                                                                          "unset: each model's `uncertain_threshold` "
-                                                                          "(chosen at export on validation data)"),
-    ("EMOTION_MAX_FILE_MB", "pipeline", "max_file_mb", "largest photo accepted, in MB"),
-    ("EMOTION_MULTI_FACE", "pipeline", "multi_face", "`all`, `largest` or `error`"),
-    ("EMOTION_MAX_FACES", "pipeline", "max_faces", "faces classified per photo (largest first)"),
-    ("EMOTION_MIN_FACE_SCORE", "pipeline", "min_face_score", "face detection threshold"),
-    ("EMOTION_ORT_THREADS", "pipeline", "ort_threads", "onnxruntime threads per request"),
+    *[(var, "pipeline", name, meaning) for var, name, meaning in PIPELINE_ENVIRONMENT],  # Settings.from_env reads these
     ("EMOTION_RATE_LIMIT", "server", "rate_limit_per_minute", "single photos per minute per client, all endpoints and "
                                                               "the page together (`0` = off)"),
     ("EMOTION_BATCH_PHOTO_LIMIT", "server", "batch_photos_per_minute", "photos per minute per client in batches "
@@ -133,14 +124,6 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
                                                              "IPs or networks, `*` = any); empty = none"),
     ("LOG_LEVEL", "server", "log_level", "logging level"),
 ]
-
-
-def _parse(owner, name: str, raw: str, var: str):
-    kind = {f.name: f.type for f in dataclasses.fields(owner)}[name]
-    try:
-        return int(raw) if kind == "int" else float(raw) if kind.startswith("float") else raw.lower() if name == "multi_face" else raw
-    except ValueError:
-        raise ValueError(f"{var} must be a number, got {raw!r}") from None
 
 
 def markdown_table() -> str:
