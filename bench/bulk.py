@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> None:
         for engine, workers in runs:
             out = Path(tmp) / f"{engine}_{workers}.csv"
             t0 = time.perf_counter()
-            s = bulk.run([folder], out, workers=workers, engine=engine)
+            if engine == "ray":
+                from emotion.bulk_ray import RayEngine
+                s = bulk.run([folder], out, workers=workers, engine=RayEngine())
+            else:
+                s = bulk.run([folder], out, workers=workers)
             dt = time.perf_counter() - t0
             print(f"| {engine} | {workers} | {dt:.1f} | {s.files / dt:.1f} | {s.faces} | {s.errors} |", flush=True)
 
