@@ -20,6 +20,7 @@ def main() -> None:
 
     from emotion.recognizer import EmotionRecognizer
     from web.config import ServerConfig
+    from web.connections import limited_protocol
     from web.privacy import UploadJanitor
     from web.server import create_app
     from web.service import EmotionService
@@ -32,8 +33,10 @@ def main() -> None:
                              config.batch_photos_per_minute)
     app = create_app(service, config)
     UploadJanitor(retention_s=config.retention_s, interval_s=config.janitor_interval_s).start()
+    # No limit_concurrency: it counts idle sockets too (512 silent ones locked everyone out); the protocol bounds
+    # connections per peer, times out slow heads and stalled bodies, and evicts idle sockets when the server is full.
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", proxy_headers=False,
-                limit_concurrency=512, timeout_keep_alive=5)
+                http=limited_protocol(config.connection_limits), timeout_keep_alive=5)
 
 
 if __name__ == "__main__":

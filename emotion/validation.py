@@ -10,6 +10,7 @@ downscaled to ``WORK_MAX_SIDE``; boxes are mapped back to the original coordinat
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import struct
@@ -28,6 +29,8 @@ MIN_SIDE = 32  # smaller than this cannot hold a detectable face
 MAX_SIDE = 20_000  # refuse absurd dimensions (MediaPipe aborts the process at ≥ 32767)
 MAX_PIXELS = 100_000_000  # JPEG: decoded at 1/2–1/8 scale (draft mode), so even 100 MP stays cheap
 MAX_PIXELS_FULL_DECODE = 36_000_000  # PNG, WebP, arrays: decoded at full size (~3 bytes a pixel, a few copies)
+FULL_DECODE_MEGAPIXELS_PER_PHOTO = 12  # the cost of a full decode, in photos of a client's allowance: 1 per 12 MP started
+DRAFT_DECODE_MEGAPIXELS_PER_PHOTO = 48  # JPEG, decoded at reduced size: 1 per 48 MP started
 WORK_MAX_SIDE = 1280  # the working copy that faces are cropped from (a face of 5 % of the width keeps ≥ 64 px)
 MAX_JPEG_SCANS = 32  # baseline JPEGs have 1 scan, progressive ones ~10; each scan is a pass over every block
 MAX_JPEG_SCAN_MEGAPIXELS = 600  # progressive: scans × megapixels (a 10-scan 60 MP photo; ~0.5 s of decoding at most)
@@ -125,6 +128,26 @@ def _check_dimensions(w: int, h: int, fmt: str = "JPEG") -> None:
                                              + (" (JPEG photos may be larger)." if fmt != "JPEG" else "."))
     if min(w, h) < MIN_SIDE:
         raise ImageRejected("image_too_small", min_side=MIN_SIDE)
+
+
+def decode_cost(source: ImageSource, max_bytes: int = 20 * 2**20) -> int:
+    """What decoding ``source`` costs, in photos of a per-client allowance: a 36 MP PNG of 100 KB is as much work as
+    several ordinary photos, so a client pays for pixels, not for requests. From the header only; 1 when it cannot
+    be read (validation then refuses it cheaply)."""
+    if isinstance(source, (np.ndarray, Image.Image)):
+        return 1
+    try:
+        data = read_bytes(source, max_bytes)
+        fmt = sniff_format(data[:16])
+        if fmt is None:
+            return 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w, h = Image.open(io.BytesIO(data), formats=[fmt]).size
+    except Exception:  # noqa: BLE001 - anything unreadable is refused by validation at the cost of one photo
+        return 1
+    per = DRAFT_DECODE_MEGAPIXELS_PER_PHOTO if fmt == "JPEG" else FULL_DECODE_MEGAPIXELS_PER_PHOTO
+    return max(1, math.ceil(w * h / 1e6 / per))
 
 
 def jpeg_scans(data: bytes) -> tuple[bool, int]:

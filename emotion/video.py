@@ -42,6 +42,7 @@ DEFAULT_MAX_MB = 50.0
 MAX_SIDE = 4096  # a frame side beyond this is refused from the metadata (4K phone clips are 3840 × 2160)
 MIN_SIDE = 16
 MAX_NATIVE_FPS = 240.0  # slow-motion phone clips; at most max_seconds × this frames are ever decoded
+MAX_DECODED_MEGAPIXELS = 8_000  # frames × pixels decoded for one clip: 1080p at 60 fps for 60 s, 4K at 30 fps for 32 s
 MIN_SEGMENT_S = 1.0
 MATCH_IOU = 0.1  # below this overlap with the previous main box, the main face counts as lost
 EBML = b"\x1a\x45\xdf\xa3"
@@ -58,6 +59,8 @@ class VideoLimits:
     max_mb: float = DEFAULT_MAX_MB
     fps: float = DEFAULT_FPS  # frames sampled per second of video
     max_side: int = MAX_SIDE
+    max_decoded_megapixels: float = MAX_DECODED_MEGAPIXELS  # every frame is decoded, sampled or not
+    time_limit_s: float | None = None  # stop (``timeout``) when analysing takes longer than this
 
     def __post_init__(self) -> None:
         if self.max_seconds <= 0 or self.max_mb <= 0 or not 0 < self.fps <= 30:
@@ -221,6 +224,15 @@ def _check(info: VideoInfo, limits: VideoLimits) -> None:
                                                  f"{MAX_NATIVE_FPS:g} are accepted.")
     if info.duration_s is not None and info.duration_s > limits.max_seconds + _tolerance(info):
         raise _too_long(limits, info.duration_s)
+    frames = info.frame_count or (limits.max_seconds * (info.native_fps or MAX_NATIVE_FPS))
+    if frames * info.width * info.height / 1e6 > limits.max_decoded_megapixels:
+        raise _too_heavy(info, limits)
+
+
+def _too_heavy(info: VideoInfo, limits: VideoLimits) -> ImageRejected:
+    return ImageRejected("unsupported_video", f"This clip has too many pixels to decode ({info.width}×{info.height} at "
+                                              f"{info.native_fps:g} frames per second): export it at 1080p and 30 frames "
+                                              "per second, or send a shorter clip.")
 
 
 def _tolerance(info: VideoInfo) -> float:
@@ -396,6 +408,7 @@ def _sample(data: bytes, fmt: str, limits: VideoLimits, run, progress: Progress 
         stop = threading.Event()
         clock = {"last_t": 0.0}
         reader = threading.Thread(target=_decode, args=(cap, info, limits, ahead, stop, clock), name="video-decode", daemon=True)
+        started = time.perf_counter()
         frames: list[VideoFrame] = []
         previous: tuple[int, int, int, int] | None = None
         if progress is not None:
@@ -409,6 +422,9 @@ def _sample(data: bytes, fmt: str, limits: VideoLimits, run, progress: Progress 
                 if isinstance(item, BaseException):
                     raise item
                 t, rgb = item
+                if limits.time_limit_s is not None and time.perf_counter() - started > limits.time_limit_s:
+                    raise ImageRejected("timeout", f"This clip took longer than {limits.time_limit_s:g} s to analyse. "
+                                                   "Send a shorter clip, or one at a lower resolution.")
                 result = run(rgb)
                 del rgb, item
                 if isinstance(result, PredictionResult):
@@ -442,6 +458,7 @@ def _decode(cap: _Capture, info: VideoInfo, limits: VideoLimits, out: queue.Queu
     cv2 = cap.cv2
     try:
         max_grabs = int(limits.max_seconds * (info.native_fps or MAX_NATIVE_FPS) * 1.1) + 10
+        max_grabs = min(max_grabs, int(limits.max_decoded_megapixels * 1e6 / max(1, info.width * info.height) * 1.05) + 10)
         step, next_t, grabbed, sampled = 1.0 / limits.fps, 0.0, 0, 0
         while not stop.is_set() and cap.cap.grab():
             grabbed += 1
@@ -449,8 +466,10 @@ def _decode(cap: _Capture, info: VideoInfo, limits: VideoLimits, out: queue.Queu
             if not math.isfinite(t) or t < 0 or (grabbed > 1 and t == 0.0 and info.native_fps):
                 t = (grabbed - 1) / info.native_fps if info.native_fps else clock["last_t"]
             clock["last_t"] = max(clock["last_t"], t)
-            if t > limits.max_seconds + _tolerance(info) or grabbed > max_grabs:
+            if t > limits.max_seconds + _tolerance(info):
                 raise _too_long(limits)  # the container understated its length
+            if grabbed > max_grabs:  # … or its frame rate
+                raise _too_heavy(info, limits)
             if t + 1e-6 < next_t:
                 continue
             while next_t <= t + 1e-6:

@@ -14,14 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, noise_png, path_entry, raw_request, rss_mb,
-                           watch)
+from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, idle_sockets, noise_png, path_entry,
+                           raw_request, rss_mb, scan_bomb_jpeg, still_open, watch)
 from tests.conftest import EXAMPLES
 from bench.server import running_app
 from web.config import ServerConfig
 
 ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
 TTL_S = 3
+CONN_TIMEOUT_S = 2
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def server(tmp_path_factory):
     temp_dir, log = tmp / "gradio_tmp", tmp / "server.log"
     temp_dir.mkdir()
     env = dict(FORWARDED_ALLOW_IPS="127.0.0.1", EMOTION_RETENTION_S="2", EMOTION_JANITOR_INTERVAL_S="0.5",
-               EMOTION_FACE_VIEW_TTL_S=str(TTL_S), EMOTION_RATE_LIMIT="30")
+               EMOTION_FACE_VIEW_TTL_S=str(TTL_S), EMOTION_RATE_LIMIT="30", EMOTION_HEADER_TIMEOUT_S=str(CONN_TIMEOUT_S),
+               EMOTION_BODY_TIMEOUT_S=str(CONN_TIMEOUT_S))
     with running_app(temp_dir, log, **env) as (url, proc, _):
         yield {"url": url, "proc": proc, "temp_dir": temp_dir, "log": log}
     assert proc.poll() is None or proc.returncode in (0, -15), "the server died"
@@ -141,7 +143,8 @@ def test_oversized_and_unsized_bodies_are_refused_before_reading(server):
     for path in ("/gradio_api/queue/join", "/gradio_api/call/predict", "/gradio_api/upload", "/gradio_api/component_server"):
         status, seconds = raw_request(url, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                            f"Content-Length: 2000000000\r\n", b"{")
-        assert status == 413 and seconds < 1, path
+        # a route the app does not use is refused before its size is even looked at
+        assert status == (404 if path.endswith("component_server") else 413) and seconds < 1, path
     status, _ = raw_request(url, "POST /gradio_api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                  "Transfer-Encoding: chunked\r\n", b"1\r\n{\r\n")
     assert status == 411
@@ -254,3 +257,47 @@ def test_rest_rate_limit_answers_429_with_retry_after(server):
     assert codes == [422] * 30
     r = httpx.post(server["url"] + "/api/predict", files={"file": ("t.png", tiny)}, headers=headers, timeout=10)
     assert r.status_code == 429 and r.json()["error"] == "rate_limited" and 1 <= int(r.headers["retry-after"]) <= 60
+
+
+# 8. Connections and decoding cost (hostile clients, round 2) --------------------------------------------------------
+def test_idle_and_half_sent_connections_cannot_lock_others_out(server):
+    """B1: 600 sockets from one address that send nothing or half a head: it keeps at most its share, everyone else
+    is served at once, and the server closes them all after the header deadline."""
+    held = idle_sockets(server["url"], 300, "127.0.0.5") + idle_sockets(server["url"], 300, "127.0.0.5", half_head=True)
+    try:
+        time.sleep(0.3)
+        assert still_open(held) <= ServerConfig().connections_per_client
+        assert health_s(server["url"], timeout=5) < 1.0
+        _alive_and_serving(server, "10.9.0.1")
+        time.sleep(CONN_TIMEOUT_S + 1.5)
+        assert still_open(held) == 0
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_a_withheld_last_byte_is_dropped_after_the_body_timeout(server):
+    """B4's connection part: a body missing its last byte does not hold a connection (or its buffer) forever."""
+    body = b"x" * 100_000
+    held = idle_sockets(server["url"], 1, "127.0.0.6")
+    try:
+        held[0].sendall(f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                        f"Content-Length: {len(body) + 1}\r\n\r\n".encode() + body)
+        time.sleep(CONN_TIMEOUT_S + 1.5)
+        assert still_open(held) == 0
+    finally:
+        held[0].close()
+    _alive_and_serving(server, "10.9.1.1")
+
+
+def test_a_progressive_jpeg_scan_bomb_is_refused_before_decoding(server):
+    """B2: a 2,000-scan progressive JPEG (64 MP, under the pixel limit) would take a minute to decode."""
+    bomb = scan_bomb_jpeg(8000, 2000)
+    t0 = time.perf_counter()
+    r = httpx.post(server["url"] + "/api/predict", files={"file": ("bomb.jpg", bomb)}, headers={"X-Forwarded-For": "10.9.2.1"},
+                   timeout=30)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_image" and "scans" in r.json()["message"]
+    assert time.perf_counter() - t0 < 2
+    out = Wire(server["url"], "10.9.2.2").predict_file("bomb.jpg", bomb)
+    assert out["error"] == "invalid_image"
+    _alive_and_serving(server, "10.9.2.3")

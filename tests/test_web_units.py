@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from web.proxy import ClientFromProxy
 
 from tests.conftest import ROOT
 from web.config import ServerConfig, markdown_table
@@ -61,7 +61,7 @@ def _guard(tmp_path: Path, events: _Events, trusted: list[str] | None = None, **
     opts.update(kw)
     guard = RequestGuard(_ok_app, rules_by_fn=rules, fn_by_api_name={"predict": 0, "batch": 2}, read_roots=[tmp_path],
                          queue_events=lambda: events.items, queue_size=10, **opts)
-    return ProxyHeadersMiddleware(guard, trusted_hosts=trusted or [])
+    return ClientFromProxy(guard, tuple(trusted or ()))
 
 
 def _post(app, path: str, body, headers=None) -> httpx.Response:
@@ -224,3 +224,113 @@ def test_example_photos_are_read_but_never_deleted(tmp_path):
     (shared / "a.jpg").write_bytes(b"abc")
     store = UploadStore(tmp_path / "uploads", max_file_bytes=100, shared=(shared,))
     assert store.read(shared / "a.jpg") == b"abc" and (shared / "a.jpg").exists()
+
+
+def test_the_client_is_the_rightmost_untrusted_hop_even_when_every_proxy_is_trusted(tmp_path):
+    """B9: with FORWARDED_ALLOW_IPS=* a client that writes its own X-Forwarded-For entries cannot pick its identity."""
+    from web.connections import ConnectionLimits
+    from web.proxy import client_address
+
+    hops = ConnectionLimits(trusted=("10.0.0.0/8",))
+    assert client_address("1.2.3.4, 5.6.7.8, 10.0.0.7", hops) == "5.6.7.8"
+    assert client_address("forged, 5.6.7.8", ConnectionLimits()) == "5.6.7.8"
+    app = _guard(tmp_path, _Events(), trusted=["*"], flood_per_minute=2)
+    codes = [_post(app, "/gradio_api/call/predict", {"data": [None]}, {"X-Forwarded-For": f"9.9.9.{i}, 8.8.8.8"}).status_code
+             for i in range(3)]
+    assert codes == [200, 200, 429]  # the forged leftmost entries changed nothing: 8.8.8.8 is over its limit
+
+
+def test_only_the_gradio_routes_the_app_uses_are_reachable(tmp_path):
+    """B8, B11: /run/, /api/, process_recording, component_server, run history, login … never reach Gradio."""
+    app = _guard(tmp_path, _Events())
+    for path in ("/gradio_api/run/predict", "/gradio_api/api/predict", "/gradio_api/process_recording",
+                 "/gradio_api/component_server", "/gradio_api/run-history/connect", "/gradio_api/vibe-edit", "/login"):
+        r = _post(app, path, {"data": [None], "fn_index": 0})
+        assert r.status_code == 404 and r.json()["error"] == "invalid_request", path
+
+    async def get(path):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 5000)), base_url="http://t") as c:
+            return await c.get(path)
+    for path in ("/gradio_api/runs", "/gradio_api/proxy=http://x", "/monitoring", "/gradio_api/dev/reload"):
+        assert asyncio.run(get(path)).status_code == 404, path
+    for path in ("/", "/config", "/gradio_api/info", "/gradio_api/queue/data", "/gradio_api/heartbeat/abc", "/health",
+                 "/gradio_api/file=/tmp/x.jpg", "/assets/index.js"):
+        assert asyncio.run(get(path)).status_code == 200, path
+    assert _post(app, "/gradio_api/call/predict", {"data": [None]}).status_code == 200
+
+
+def test_concurrent_requests_cannot_all_pass_the_share_check(tmp_path):
+    """B7: places are reserved atomically when a request passes, until it is answered (queued)."""
+    gate = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await gate.wait()
+        await _ok_app(scope, receive, send)
+
+    events = _Events()
+    rules = {0: EventRule("predict")}
+    guard = RequestGuard(slow_app, rules_by_fn=rules, fn_by_api_name={"predict": 0}, read_roots=[tmp_path],
+                         queue_events=lambda: events.items, queue_size=64, max_json_bytes=4096, max_image_json_bytes=8192,
+                         max_upload_bytes=10_000, events_per_client=4, streams_per_client=1, streams_total=2)
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard, client=("127.0.0.1", 5000)), base_url="http://t") as c:
+            jobs = [asyncio.create_task(c.post("/gradio_api/call/predict", json={"data": [None]})) for _ in range(24)]
+            await asyncio.sleep(0.2)
+            gate.set()
+            return [r.status_code for r in await asyncio.gather(*jobs)]
+    codes = asyncio.run(go())
+    assert codes.count(200) == 4 and codes.count(429) == 20
+    assert guard.pending == {} and guard.inflight == {} and guard.inflight_total == 0  # all released
+
+
+def test_bodies_in_flight_are_bounded_per_client_and_json_object_floods_refused_unparsed(tmp_path):
+    """B3, B4: many tiny objects are counted before parsing; bytes being received count against a budget."""
+    app = _guard(tmp_path, _Events(), max_image_json_bytes=2**20)
+    flood = {"data": [[{}] * 30_000], "fn_index": 1, "session_hash": "s"}
+    r = _post(app, "/gradio_api/queue/join", flood)
+    assert r.status_code == 413 and r.json()["error"] == "invalid_request"
+    big = {"data": ["x" * 10_000], "fn_index": 0, "session_hash": "s"}  # over the JSON limit for an event without frames
+    assert _post(app, "/gradio_api/queue/join", big).status_code == 413
+    tight = _guard(tmp_path, _Events(), inflight_per_client=1000)
+    r = _post(tight, "/gradio_api/call/predict", {"data": ["x" * 2000]})
+    assert r.status_code == 429 and r.json()["error"] == "busy" and r.headers["retry-after"]
+
+
+def test_rate_limiter_can_be_asked_without_counting():
+    from web.ratelimit import RateLimiter
+
+    t = [0.0]
+    rl = RateLimiter(2, clock=lambda: t[0])
+    assert rl.would_allow("a") and rl.would_allow("a", cost=2) and not rl.would_allow("a", cost=3)
+    assert rl.allow("a") and rl.allow("a") and not rl.would_allow("a")
+    t[0] = 61.0
+    assert rl.would_allow("a", cost=2)
+
+
+def test_a_multipart_body_of_many_parts_is_refused_before_parsing():
+    from emotion.errors import ImageRejected
+    from web.rest import MAX_PARTS, file_field
+
+    body = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n\r\n" for _ in range(MAX_PARTS + 5)) + b"--b--\r\n"
+    with pytest.raises(ImageRejected) as e:
+        file_field(body, "multipart/form-data; boundary=b")
+    assert "too many parts" in e.value.message
+    ok = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nDATA\r\n--b--\r\n'
+    assert file_field(ok, "multipart/form-data; boundary=b") == b"DATA"
+
+
+def test_decoding_cost_is_counted_in_pixels():
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from emotion.validation import decode_cost
+
+    def png(w, h):
+        buf = _io.BytesIO()
+        _Image.new("L", (w, h)).save(buf, "PNG")
+        return buf.getvalue()
+    assert decode_cost(png(100, 100)) == 1
+    assert decode_cost(png(6000, 6000)) == 3  # 36 MP of PNG: three photos of the allowance
+    assert decode_cost(b"not an image") == 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from emotion.config import ENVIRONMENT as PIPELINE_ENVIRONMENT, Settings, parse_field
 from emotion.video import VideoLimits
+from web.connections import ConnectionLimits, trusted_list
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class ServerConfig:
     video_max_mb: float = 50.0
     video_fps: float = 5.0
     forwarded_allow_ips: str = ""
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 15.0
+    connections_per_client: int = 64
+    connections_total: int = 900
+    inflight_mb_per_client: int = 128
+    inflight_mb_total: int = 512
     log_level: str = "INFO"
 
     @property
@@ -60,8 +67,15 @@ class ServerConfig:
         return max(self.max_batch * (self.max_image_bytes + 16 * 1024), self.max_video_bytes + 16 * 1024)
 
     @property
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(self.header_timeout_s, self.body_timeout_s, self.connections_per_client,
+                                self.connections_total, trusted_list(self.forwarded_allow_ips))
+
+    @property
     def video_limits(self) -> VideoLimits:
-        return VideoLimits(max_seconds=self.video_max_s, max_mb=self.video_max_mb, fps=self.video_fps)
+        # The same time limit for the page and REST: a clip stops a little before the page's queue would give up on it.
+        return VideoLimits(max_seconds=self.video_max_s, max_mb=self.video_max_mb, fps=self.video_fps,
+                           time_limit_s=max(10.0, self.video_time_limit_s - 5.0))
 
     @property
     def max_video_bytes(self) -> int:
@@ -122,6 +136,17 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("EMOTION_SESSION_CAPACITY", "server", "session_capacity", "sessions whose state Gradio keeps in memory"),
     ("FORWARDED_ALLOW_IPS", "server", "forwarded_allow_ips", "proxies whose `X-Forwarded-For` is trusted (comma-separated "
                                                              "IPs or networks, `*` = any); empty = none"),
+    ("EMOTION_HEADER_TIMEOUT_S", "server", "header_timeout_s", "a request's head must arrive within this many seconds of "
+                                                               "the connection opening (or of the previous answer)"),
+    ("EMOTION_BODY_TIMEOUT_S", "server", "body_timeout_s", "longest pause while a request body arrives, seconds"),
+    ("EMOTION_CONNECTIONS_PER_CLIENT", "server", "connections_per_client", "open TCP connections per peer address "
+                                                                             "(trusted proxies exempt)"),
+    ("EMOTION_CONNECTIONS_TOTAL", "server", "connections_total", "open TCP connections in all; beyond it, the oldest "
+                                                                   "connection still waiting for its request head is closed"),
+    ("EMOTION_INFLIGHT_MB_PER_CLIENT", "server", "inflight_mb_per_client", "request bodies one client may have "
+                                                                             "arriving or being handled at once, MB"),
+    ("EMOTION_INFLIGHT_MB_TOTAL", "server", "inflight_mb_total", "request bodies arriving or being handled at once, "
+                                                                   "all clients, MB"),
     ("LOG_LEVEL", "server", "log_level", "logging level"),
 ]
 

@@ -26,14 +26,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import anyio
+
 from emotion.errors import MESSAGES
+from web.memory import return_memory
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger("web.guard")
 API = "/gradio_api"
-_EVENT_ROUTE = re.compile(rf"^{API}/(?:run|api|call(?:/v2)?)/([A-Za-z0-9_\-]+)/?$")
+_EVENT_ROUTE = re.compile(rf"^{API}/call(?:/v2)?/([A-Za-z0-9_\-]+)/?$")
 _STREAM_ROUTE = re.compile(rf"^{API}/stream/[A-Za-z0-9_\-]+/?$")
 _MAX_DEPTH = 12
+_MAX_JSON_CONTAINERS = 20_000  # objects + arrays in one JSON body: a batch of 20 files has ~100; counted before parsing
+_PARSE_IN_THREAD_BYTES = 256 * 1024
+_TRIM_AFTER_BYTES = 4 * 2**20  # after a body this large is answered, freed memory goes back to the system  # larger JSON bodies are parsed off the event loop
+# Gradio's routes that this app uses, and only those (an allow-list: /run/, /api/, process_recording,
+# component_server, run history, vibe editing, login, monitoring … are refused before Gradio sees them).
+_GRADIO_ALLOWED = {
+    "GET": re.compile(rf"^{API}/(?:info|openapi\.json|queue/data|queue/status|upload_progress|startup-events|theme\.css|"
+                      rf"app_id|mcp/schema|file=.*|file/.*|heartbeat/[^/]+|call(?:/v2)?/[A-Za-z0-9_\-]+/[^/]+)/?$", re.S),
+    "POST": re.compile(rf"^{API}/(?:upload|queue/join|cancel|reset|call(?:/v2)?/[A-Za-z0-9_\-]+|stream/[A-Za-z0-9_\-]+"
+                       rf"(?:/close)?)/?$"),
+}
+_GRADIO_ROOT_REFUSED = re.compile(r"^/(?:login|logout|monitoring)(?:/.*)?$")
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,8 @@ class RequestGuard:
                  read_roots: Iterable[str | os.PathLike], queue_events: Callable[[], Iterable[Any]], queue_size: int,
                  max_json_bytes: int, max_image_json_bytes: int, max_upload_bytes: int, events_per_client: int,
                  streams_per_client: int, streams_total: int, flood_per_minute: int = 1200,
-                 body_limits: dict[str, int] | None = None, upload_mb_per_minute: int = 400):
+                 body_limits: dict[str, int] | None = None, upload_mb_per_minute: int = 400,
+                 inflight_per_client: int = 128 * 2**20, inflight_total: int = 512 * 2**20):
         self.app = app
         self.rules_by_fn, self.fn_by_api_name = rules_by_fn, fn_by_api_name
         self.read_roots = [Path(os.path.realpath(r)) for r in read_roots]
@@ -80,21 +96,65 @@ class RequestGuard:
         self.flood = RateLimiter(flood_per_minute)
         self.upload_mb = RateLimiter(upload_mb_per_minute)  # disk written per client: uploads live until read or swept
         self.body_limits = body_limits or {}  # routes of our own with a larger body (the REST upload)
+        self.inflight_per_client, self.inflight_total_max = inflight_per_client, inflight_total
+        self.inflight: dict[str, int] = {}  # body bytes being received or handled, per client
+        self.inflight_total = 0
+        # Events admitted but not yet in Gradio's queue (their join is still being handled): counted with the queue,
+        # so concurrent requests cannot all pass a share check that each saw before the others were queued.
+        self.pending: dict[tuple[str, bool], int] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        held: list[Callable[[], None]] = []  # what this request reserved, released when it is answered
         try:
-            receive = await self._check(scope, receive)
-        except Refusal as r:
-            log.info("refused %s %s: %s", scope.get("method"), _route_label(scope.get("path", "")), r.code)
-            return await _respond(send, r)
-        return await self.app(scope, receive, send)
+            try:
+                receive = await self._check(scope, receive, held)
+            except Refusal as r:
+                log.info("refused %s %s: %s", scope.get("method"), _route_label(scope.get("path", "")), r.code)
+                return await _respond(send, r)
+            return await self.app(scope, receive, send)
+        finally:
+            for release in held:
+                release()
+
+    def _route_allowed(self, method: str, route: str) -> bool:
+        if route == API or route.startswith(API + "/"):
+            pattern = _GRADIO_ALLOWED.get("GET" if method == "HEAD" else method)
+            return bool(pattern and pattern.match(route))
+        return not _GRADIO_ROOT_REFUSED.match(route)
+
+    def _reserve_bytes(self, client: str, length: int, held: list) -> None:
+        """Count a body's bytes against its client's and the server's in-flight budgets until it is answered: many
+        bodies held open (a withheld last byte) cannot add up to more memory than the budgets."""
+        if length <= 0:
+            return
+        mine = self.inflight.get(client, 0)
+        if mine + length > self.inflight_per_client:
+            raise Refusal(429, "busy", "You are already sending a lot at once. Wait for those answers, then try again.", 5)
+        if self.inflight_total + length > self.inflight_total_max:
+            raise Refusal(503, "busy", MESSAGES["busy"], 5)
+        self.inflight[client] = mine + length
+        self.inflight_total += length
+
+        def release():
+            left = self.inflight.get(client, 0) - length
+            if left > 0:
+                self.inflight[client] = left
+            else:
+                self.inflight.pop(client, None)
+            self.inflight_total -= length
+            if length >= _TRIM_AFTER_BYTES:
+                return_memory()
+
+        held.append(release)
 
     # -- checks -----------------------------------------------------------------------------------------------
-    async def _check(self, scope, receive):
+    async def _check(self, scope, receive, held: list):
         method, path = scope.get("method", "GET"), scope.get("path", "")
         route = path.rstrip("/")
+        if not self._route_allowed(method, route or "/"):
+            raise Refusal(404, "invalid_request", "This address is not part of this app's API.")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         has_body = method in ("POST", "PUT", "PATCH") or "content-length" in headers or "transfer-encoding" in headers
         if not has_body:
@@ -114,18 +174,46 @@ class RequestGuard:
         if route in self.body_limits:
             if length > self.body_limits[route]:
                 raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.body_limits[route] / 2**20))
+            self._reserve_bytes(client, length, held)
             return receive  # read by its own route, which knows its format
         limit = self.max_image_json_bytes if (_STREAM_ROUTE.match(route) or self._may_carry_frames(route)) else self.max_json_bytes
         if length > limit:
             raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=limit / 2**20))
+        self._reserve_bytes(client, length, held)
         body = await _read_body(receive, length)
         if not (route == f"{API}/queue/join" or _EVENT_ROUTE.match(route) or _STREAM_ROUTE.match(route)):
             return _replay(body)  # starts no event: bounded above, nothing in it is acted on by file or index
-        payload = _json(body)  # parsed once, for every check below
+        if body.count(b"{") + body.count(b"[") > _MAX_JSON_CONTAINERS:  # millions of tiny objects: refused unparsed
+            raise Refusal(413, "invalid_request", "The request holds far more items than any event of this app takes.")
+        payload = await anyio.to_thread.run_sync(_json, body) if len(body) > _PARSE_IN_THREAD_BYTES else _json(body)
         rule = self._rule_for(route, payload)
+        if length > self.max_json_bytes and not rule.data_urls:  # only an event that takes an inline frame is large
+            raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.max_json_bytes / 2**20))
         self._check_payload(rule, payload)
         self._check_share(rule, client)
+        self._hold_place(rule, client, held)
         return _replay(_with_defaults(rule, payload, body))
+
+    def _hold_place(self, rule: EventRule, client: str, held: list) -> None:
+        """Reserve the event's place (see ``pending``) until its join has been answered (it is queued by then)."""
+        if rule.continues:
+            return
+        key = (client, rule.stream)
+        self.pending[key] = self.pending.get(key, 0) + 1
+
+        def release():
+            left = self.pending.get(key, 0) - 1
+            if left > 0:
+                self.pending[key] = left
+            else:
+                self.pending.pop(key, None)
+
+        held.append(release)
+
+    def _pending(self, client: str | None, stream: bool) -> int:
+        if client is not None:
+            return self.pending.get((client, stream), 0)
+        return sum(n for (_, s), n in self.pending.items() if s == stream)
 
     def _may_carry_frames(self, route: str) -> bool:
         """Bodies that may hold an inline frame: the queue join (webcam events) and the named events that take one."""
@@ -186,15 +274,15 @@ class RequestGuard:
         events = list(self.queue_events())
         mine = [e for e in events if _event_client(e) == client]
         if rule.stream:
-            streams = [e for e in events if _is_stream(e)]
-            if sum(1 for e in mine if _is_stream(e)) >= self.streams_per_client:
+            streams = sum(1 for e in events if _is_stream(e)) + self._pending(None, True)
+            if sum(1 for e in mine if _is_stream(e)) + self._pending(client, True) >= self.streams_per_client:
                 raise Refusal(429, "busy", f"You already have {self.streams_per_client} live camera streams open. "
                                            "Close one (leave the Live tab) and try again.", 10)
-            if len(streams) >= self.streams_total:
+            if streams >= self.streams_total:
                 raise Refusal(503, "busy", MESSAGES["busy"], 10)
-        elif sum(1 for e in mine if not _is_stream(e)) >= self.events_per_client:
+        elif sum(1 for e in mine if not _is_stream(e)) + self._pending(client, False) >= self.events_per_client:
             raise Refusal(429, "busy", "You already have requests waiting. Wait for their answers, then try again.", 2)
-        waiting = sum(1 for e in events if not _is_stream(e))
+        waiting = sum(1 for e in events if not _is_stream(e)) + self._pending(None, False)
         if waiting >= self.queue_size - 1:
             raise Refusal(503, "busy", MESSAGES["busy"], 5)
 
@@ -292,7 +380,7 @@ def _file_entries(node: Any, depth: int = 0) -> Iterable[dict]:
 
 def _route_label(path: str) -> str:
     """The route without ids or file names, for the log."""
-    return re.sub(r"/(stream|call(?:/v2)?|run|api)/[^/]+.*$", r"/\1/…", path.split("=")[0])
+    return re.sub(r"/(stream|call(?:/v2)?|run|api)/[^/]+.*$", r"/\1/…", path.split("=")[0])[:200]
 
 
 async def _respond(send, r: Refusal) -> None:

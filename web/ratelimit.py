@@ -32,6 +32,15 @@ class RateLimiter:
                     del self._hits[key]
             return True
 
+    def would_allow(self, client: str, cost: int = 1) -> bool:
+        """What ``allow`` would answer now, without counting anything."""
+        if self.per_minute <= 0:
+            return True
+        now = self.clock()
+        with self._lock:
+            recent = sum(1 for t in self._hits.get(client, ()) if now - t < self.window_s)
+        return recent + cost <= self.per_minute
+
     def retry_after(self, client: str, cost: int = 1) -> int:
         """Whole seconds until ``cost`` more requests from ``client`` would be allowed (at least 1)."""
         now = self.clock()

@@ -24,6 +24,9 @@ STATUS = {"invalid_image": 400, "invalid_request": 400, "file_too_large": 413, "
           "invalid_video": 400, "unsupported_video": 415, "video_too_long": 422}
 
 
+MAX_PARTS = 8  # a form with the photo and a few other fields; not 400,000 empty parts
+
+
 def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | None:
     """The bytes of the multipart field ``field`` (the first one of that name), or None when there is none."""
     ctype, params = parse_options_header(content_type)
@@ -31,6 +34,8 @@ def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | N
     if ctype != b"multipart/form-data" or not boundary:
         raise ImageRejected("invalid_request", "Send the photo as multipart/form-data in a field named 'file' "
                                                "(curl -F file=@face.jpg …).")
+    if body.count(b"--" + boundary) > MAX_PARTS + 1:  # counted at memory speed before any parsing
+        raise ImageRejected("invalid_request", "The form has too many parts: send one field named 'file'.")
     parts: list[tuple[bytes, bytearray]] = []
     header: dict[str, bytes] = {"field": b"", "value": b""}
     names: list[bytes] = []
@@ -73,19 +78,31 @@ def router(service: EmotionService) -> APIRouter:
     api = APIRouter()
     codes = {c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))}
 
+    # REST handlers wait for the pipeline in threads of their own, at most as many as the service admits: they never
+    # take the threads that Gradio's events (or anything else) run in.
+    threads = anyio.CapacityLimiter(service.concurrency + service.max_waiting)
+
     async def answer(request: Request, run, example: str, include_cam: bool = False) -> JSONResponse:
-        """The shared shape of both routes: the multipart ``file`` → ``run(data, client)`` in a worker thread → the
-        result JSON with the status that says what happened (and Retry-After when waiting helps)."""
+        """The shared shape of both routes: refused at once when the client is over its limit or the service is
+        full; else the body, parsed and run (``run(data, client)``) in a worker thread → the result JSON with the
+        status that says what happened (and Retry-After when waiting helps)."""
         client = request.client.host if request.client else "unknown"
-        try:
-            data = file_field(await request.body(), request.headers.get("content-type", ""))
-            if data is None:
-                raise ImageRejected("invalid_request", f"No field named 'file' in the form (curl -F file=@{example} …).")
-        except ImageRejected as e:
-            message = e.message if example == "face.jpg" else e.message.replace("the photo", "the video")
-            result = ErrorResult.of(e.code, message.replace("face.jpg", example))
-        else:
-            result = await anyio.to_thread.run_sync(lambda: run(data, client))
+        content_type = request.headers.get("content-type", "")
+
+        def parse_and_run(body: bytes):
+            try:
+                data = file_field(body, content_type)
+                if data is None:
+                    raise ImageRejected("invalid_request", f"No field named 'file' in the form (curl -F file=@{example} …).")
+            except ImageRejected as e:
+                message = e.message if example == "face.jpg" else e.message.replace("the photo", "the video")
+                return ErrorResult.of(e.code, message.replace("face.jpg", example))
+            del body
+            return run(data, client)
+
+        result = service.admission(client)
+        if result is None:
+            result = await anyio.to_thread.run_sync(parse_and_run, await request.body(), limiter=threads)
         headers = {}
         if isinstance(result, ErrorResult) and result.error in ("rate_limited", "busy"):
             headers["Retry-After"] = str(service.retry_after(client) if result.error == "rate_limited" else 5)

@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
 
-Layers, outermost first: uvicorn's ``ProxyHeadersMiddleware`` (the client address from ``X-Forwarded-For``, trusted
-only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+Layers, outermost first: ``web.proxy.ClientFromProxy`` (the client address from ``X-Forwarded-For``: the rightmost
+hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from pathlib import Path
 import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from web.config import ServerConfig
+from web.connections import trusted_list
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
+from web.proxy import ClientFromProxy
 from web.rest import router
 from web.service import EmotionService
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
@@ -42,16 +43,17 @@ def create_app(service: EmotionService, config: ServerConfig):
     gr.set_static_paths([str(EXAMPLES_DIR)])
     api = FastAPI(title="Facial emotion recognition")
 
+    # On the event loop, never in the worker threads that requests wait in: /health answers whatever the load.
     @api.get("/health")
-    def health() -> dict:
+    async def health() -> dict:
         return service.health()
 
     @api.get("/info")
-    def info() -> dict:
+    async def info() -> dict:
         return service.info()
 
     @api.get("/stats")
-    def stats() -> dict:
+    async def stats() -> dict:
         return {**service.stats.summary(), "latency_histogram": dict(service.stats.latency_histogram())}
 
     @api.get("/model-card", response_class=HTMLResponse, include_in_schema=False)
@@ -89,5 +91,6 @@ def create_app(service: EmotionService, config: ServerConfig):
         max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
         streams_per_client=config.streams_per_client, streams_total=config.streams_total,
         flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
-                                                                                              "/api/predict_video": config.max_video_bytes + config.max_json_bytes})
-    return ProxyHeadersMiddleware(guarded, trusted_hosts=config.forwarded_allow_ips or [])
+                                                                                              "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
+        inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20)
+    return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))

@@ -24,8 +24,9 @@ from emotion.explain import Explanation, occlusion
 from emotion.recognizer import EmotionRecognizer
 from emotion.result import ErrorResult, PredictionResult, is_uncertain
 from emotion.smoothing import ema
-from emotion.validation import ImageSource
+from emotion.validation import ImageSource, decode_cost
 from emotion.video import VideoLimits, VideoResult, analyse as analyse_video, probe as probe_video
+from web.memory import return_memory
 from web.ratelimit import RateLimiter
 from web.stats import SessionStats
 
@@ -99,27 +100,43 @@ class EmotionService:
             with self._slots:
                 return occlusion(self.recognizer.classifier_for(result.model), result.faces[face].crop)
 
+    def admission(self, client: str) -> ErrorResult | None:
+        """``rate_limited`` or ``busy`` when a request from ``client`` would be refused now (nothing is counted): lets
+        a route answer before it reads a body or takes a thread it would only wait in."""
+        if not self.limiter.would_allow(client):
+            return self._limited(self.limiter, client)
+        with self._waiting_lock:
+            if self._waiting >= self.max_waiting + self.concurrency:
+                return ErrorResult.of("busy")
+        return None
+
     def retry_after(self, client: str) -> int:
         """Seconds until ``client`` may send another photo."""
         return self.limiter.retry_after(client)
 
     def predict_upload(self, image: ImageInput, client: str = "local", with_cam: bool = False, model: str | None = None) -> Result:
-        """One photo (bytes or an uploaded file's path): the per-client limit first, then the pipeline with ``model``
-        (one of ``recognizer.model_names``; None = the default, "accurate")."""
-        result = self._run(image, with_cam, model) if self.limiter.allow(client) else self._limited(self.limiter, client)
+        """One photo (bytes or an uploaded file's path): the per-client limit first (a photo of many megapixels counts
+        as several: ``emotion.validation.decode_cost``), then the pipeline with ``model`` (one of
+        ``recognizer.model_names``; None = the default, "accurate")."""
+        cost = decode_cost(image, self.recognizer.settings.max_bytes)
+        result = self._run(image, with_cam, model) if self.limiter.allow(client, cost) else self._limited(self.limiter, client, cost)
         self._record(result)
+        if cost > 1:  # a large decode: what it freed goes back to the system, not to the next request's arena
+            return_memory()
         return result
 
     def predict_batch(self, images: list[tuple[str, ImageInput]] | None, client: str = "local",
                       progress: Progress | None = None, model: str | None = None) -> tuple[list[tuple[str, Result]], str]:
         """Up to ``max_batch`` (name, image) pairs → (name, result) pairs and the CSV of all faces. One limit token
-        per photo from the batch allowance (separate from single photos), taken for the whole batch up front: a batch
+        per photo (more for photos of many megapixels: ``decode_cost``) from the batch allowance (separate from single
+        photos), taken for the whole batch up front: a batch
         is answered whole or refused whole, with how long to wait."""
         images = list(images or [])
         if len(images) > self.max_batch:
             raise ValueError(f"At most {self.max_batch} photos per batch; you sent {len(images)}.")
-        if images and not self.batch_limiter.allow(client, cost=len(images)):
-            limited = self._limited(self.batch_limiter, client, cost=len(images))
+        cost = sum(decode_cost(image, self.recognizer.settings.max_bytes) for _, image in images)
+        if images and not self.batch_limiter.allow(client, cost=cost):
+            limited = self._limited(self.batch_limiter, client, cost=cost)
             self._record(limited)
             return [(name, limited) for name, _ in images], to_csv(r for name, _ in images for r in csv_rows(name, limited))
         out, rows = [], []
@@ -130,6 +147,8 @@ class EmotionService:
             self._record(result)
             out.append((name, result))
             rows.extend(csv_rows(name, result))
+        if cost > len(images):
+            return_memory()
         return out, to_csv(rows)
 
     def predict_frame(self, frame: ImageInput, client: str = "local", model: str | None = None) -> Result:
@@ -144,8 +163,9 @@ class EmotionService:
         (EMA) so the label does not flicker. Returns the result and the new smoothing state."""
         if frame is None:
             return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again."), smoothed
-        if not self.frame_limiter.allow(client):
-            return self._limited(self.frame_limiter, client), smoothed
+        cost = decode_cost(frame, self.recognizer.settings.max_bytes)
+        if not self.frame_limiter.allow(client, cost):
+            return self._limited(self.frame_limiter, client, cost), smoothed
         result = self._run(frame, model=model)
         self._record(result)
         if isinstance(result, ErrorResult):
