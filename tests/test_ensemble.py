@@ -1,0 +1,57 @@
+"""The ensemble graph (train.ensemble): members fed by one input, logits and CAMs summed with w_i / T_i."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from emotion.classifier import DEFAULT_MODEL_PATH, FAST_MODEL_PATH, OnnxEmotionClassifier  # noqa: E402
+from train.ensemble import Member, build_graph, choose, simplex  # noqa: E402
+
+
+def _member(path) -> Member:
+    clf = OnnxEmotionClassifier(path)
+    return Member(path, clf, np.zeros((0, 7)), np.zeros((0, 7)))
+
+
+def test_simplex_covers_the_weights_that_sum_to_one():
+    grid = simplex(3, 0.25)
+    assert len(grid) == 15 and all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in grid)
+    assert (1.0, 0.0, 0.0) in grid and (0.0, 0.0, 1.0) in grid
+
+
+def test_the_graph_sums_the_members_calibrated_logits_and_cams(tmp_path):
+    import onnx
+
+    members = [_member(DEFAULT_MODEL_PATH), _member(FAST_MODEL_PATH)]
+    model = build_graph(members, (0.7, 0.3))
+    for key, value in (("classes", '["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]'), ("input_size", "96")):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = tmp_path / "ensemble.onnx"
+    onnx.save_model(model, str(path))
+    x = np.random.default_rng(0).random((3, 1, 96, 96), dtype=np.float32)
+    got_logits, got_cam = OnnxEmotionClassifier(path).logits_and_cam(x)
+    want_logits = sum(w / m.clf.temperature * m.clf.logits(x) for w, m in zip((0.7, 0.3), members))
+    want_cam = sum(w / m.clf.temperature * m.clf.logits_and_cam(x)[1] for w, m in zip((0.7, 0.3), members))
+    assert np.abs(got_logits - want_logits).max() < 1e-4
+    assert np.abs(got_cam - want_cam).max() < 1e-4
+    assert np.abs(got_cam.mean(axis=(2, 3)) - got_logits).max() < 1e-3  # still: spatial mean of the CAM = logits
+    only_first = build_graph(members, (1.0, 0.0))  # a member with no weight is left out of the graph
+    assert len(only_first.graph.node) < len(model.graph.node)
+
+
+def test_the_rule_keeps_the_publictest_floor_and_then_prefers_real_photos():
+    from train.dev_crops import DevCrops
+
+    y = np.array([0, 1, 2, 3])
+    dev = DevCrops(np.zeros((4, 2, 2), np.uint8), np.array([0, 0, 0, 0]), np.array(["a", "a", "b", "b"]), 4)
+    eye = np.eye(7)[[0, 1, 2, 3]] * 5
+    good_fer = Member(None, None, eye, np.eye(7)[[1, 1, 1, 1]] * 5)  # right on PublicTest, wrong on photos
+    good_dev = Member(None, None, np.eye(7)[[6, 6, 6, 6]] * 6, np.eye(7)[[0, 0, 0, 0]] * 6)  # the other way round
+    weights, rows = choose([good_fer, good_dev], y, y, dev, min_publictest=1.0, step=0.5)
+    assert weights == (1.0, 0.0)  # only that one keeps the floor
+    weights, _ = choose([good_fer, good_dev], y, y, dev, min_publictest=0.0, step=0.5)
+    assert weights == (0.0, 1.0)  # without a floor, real photos come first
