@@ -334,3 +334,18 @@ def test_decoding_cost_is_counted_in_pixels():
     assert decode_cost(png(100, 100)) == 1
     assert decode_cost(png(6000, 6000)) == 3  # 36 MP of PNG: three photos of the allowance
     assert decode_cost(b"not an image") == 1
+
+
+def test_live_slots_are_shared_fairly_once_half_are_taken(tmp_path):
+    """B12: while slots are plentiful a client may hold two streams; past half of them, one each."""
+    events = _Events()
+    app = _guard(tmp_path, events, trusted=["127.0.0.1"], streams_per_client=2, streams_total=6)
+    join = lambda ip: _post(app, "/gradio_api/queue/join", {"data": [None], "fn_index": 1}, {"X-Forwarded-For": ip})  # noqa: E731
+    assert join("1.1.1.1").status_code == 200
+    events.add("1.1.1.1", stream=True)
+    assert join("1.1.1.1").status_code == 200  # a second one: 1 of 6 slots taken
+    events.add("1.1.1.1", stream=True)
+    events.add("2.2.2.2", stream=True)
+    r = join("2.2.2.2")  # 3 of 6 taken: one each from now on
+    assert r.status_code == 429 and r.json()["error"] == "busy"
+    assert join("3.3.3.3").status_code == 200

@@ -275,8 +275,11 @@ class RequestGuard:
         mine = [e for e in events if _event_client(e) == client]
         if rule.stream:
             streams = sum(1 for e in events if _is_stream(e)) + self._pending(None, True)
-            if sum(1 for e in mine if _is_stream(e)) + self._pending(client, True) >= self.streams_per_client:
-                raise Refusal(429, "busy", f"You already have {self.streams_per_client} live camera streams open. "
+            held = sum(1 for e in mine if _is_stream(e)) + self._pending(client, True)
+            # Fair shares: once half the live slots are taken, a client that holds one gets no second one.
+            share = self.streams_per_client if streams < self.streams_total // 2 else min(1, self.streams_per_client)
+            if held >= share:
+                raise Refusal(429, "busy", f"You already have {held} live camera stream{'s' if held > 1 else ''} open. "
                                            "Close one (leave the Live tab) and try again.", 10)
             if streams >= self.streams_total:
                 raise Refusal(503, "busy", MESSAGES["busy"], 10)
