@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.attacks import ASTRONAUT_PATH, EXAMPLES, Wire, data_url, encode, rss_mb
+from bench.attacks import ASTRONAUT_PATH, EXAMPLES, Wire, data_url, encode, path_entry, rss_mb
 from bench.photos import photo_bytes
 from bench.server import running_app
 
@@ -57,6 +57,24 @@ class LiveStream:
     def close(self) -> None:
         httpx.post(f"{self.wire.url}/gradio_api/stream/{self.event_id}/close", timeout=5)
         self._lines.__exit__(None, None, None)
+
+
+def gradio_predict(wire: Wire, name: str, data: bytes) -> str:
+    """A normal Gradio API /predict (upload, join, read the event stream), and why it failed when it did: "ok", the
+    result's error code, or "no answer: <where>" (upload, join refused, stream ended early, event failed)."""
+    try:
+        path = wire.upload(name, data)
+    except httpx.HTTPError as e:
+        return f"no answer: upload {type(e).__name__}"
+    reply, out, final = wire.run("predict", [path_entry(path)])
+    if reply.status != 200:
+        return f"no answer: join HTTP {reply.status} {reply.error}"
+    if not final:
+        return "no answer: stream ended without a result"
+    if out is None:
+        return f"no answer: event failed ({str(final.get('output', {}).get('error') or final.get('title') or '')[:60]})"
+    d = out[0]
+    return "ok" if d.get("success") or d.get("error") == "no_face_detected" else d["error"]
 
 
 def main() -> None:
@@ -97,8 +115,7 @@ def main() -> None:
                         r = rest.post("/api/predict", files={"file": (name, data)})
                         outcome = "ok" if r.status_code in (200, 422) else f"http {r.status_code} {r.json().get('error')}"
                     elif kind == "gradio":
-                        d = wire.predict_file(name, data)
-                        outcome = "no answer" if d is None else "ok" if d.get("success") or d.get("error") == "no_face_detected" else d["error"]
+                        outcome = gradio_predict(wire, name, data)
                     else:
                         live = live or LiveStream(wire, frames)
                         outcome = live.frame()
