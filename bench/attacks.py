@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -64,6 +65,41 @@ def scan_bomb_jpeg(side: int = 8000, scans: int = 2000) -> bytes:
     body, scan = data[:-2], data[last:-2]
     have = data.count(b"\xff\xda")
     return body + scan * max(0, scans - have) + b"\xff\xd9"
+
+
+def flat_png(side: int = 6000) -> bytes:
+    """A valid side×side RGB photo of one flat colour: 36 MP (108 MB decoded) in about 120 KB of PNG."""
+    return encode(Image.new("RGB", (side, side), (120, 130, 140)), "PNG", compress_level=9)
+
+
+def mp4_clip(side: int, fps: int, seconds: float) -> bytes:
+    """An MP4 (mp4v) clip of ``seconds`` at ``fps`` of a still side×side grey frame: every frame is a full decode for
+    the reader, yet the file is small (a still picture: the frames between key frames are near-empty)."""
+    import tempfile
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "clip.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (side, side))
+        frame = np.full((side, side, 3), 128, np.uint8)
+        frame[side // 4: side // 2, side // 4: side // 2] = 200  # something to encode
+        for _ in range(int(fps * seconds)):
+            writer.write(frame)
+        writer.release()
+        return Path(path).read_bytes()
+
+
+def empty_parts(nbytes: int, boundary: str = "b") -> bytes:
+    """A multipart/form-data body of about ``nbytes`` made of empty parts (about 50 bytes each): no file, all parser."""
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\n\r\n'.encode()
+    return part * (nbytes // len(part)) + f"--{boundary}--\r\n".encode()
+
+
+def tiny_objects(nbytes: int, fn_index: int) -> bytes:
+    """A /gradio_api/queue/join body of about ``nbytes`` whose first input is a list of tiny JSON objects (8 bytes each)."""
+    items = b",".join([b'{"a":0}'] * (nbytes // 8))
+    return (b'{"data": [[' + items + b'], null], "fn_index": ' + str(fn_index).encode()
+            + b', "session_hash": "objects", "event_data": null, "trigger_id": null}')
 
 
 def idle_sockets(url: str, n: int, source: str, half_head: bool = False) -> list[socket.socket]:
@@ -234,6 +270,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
