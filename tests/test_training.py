@@ -272,3 +272,25 @@ def test_evaluate_writes_the_report_and_the_metrics(tiny_run, tiny_model, fer_fo
     meta = json.loads(model.with_suffix(".json").read_text())
     assert meta["metrics"]["test"]["confusion_matrix"] and "ece_calibrated" in meta["metrics"]["test"]
     assert meta["latency"][0]["batch"] == 1 and "cam_check" in meta
+
+
+def test_distillation_and_a_smaller_backbone_resolution_train_and_export(fer_folder, tmp_path):
+    """--teacher (soft targets from an ONNX model, here the shipped fast one) and --net-size (the network resizes its
+    96-px input inside, so the exported file keeps the app's input contract)."""
+    import torch
+
+    from emotion.classifier import FAST_MODEL_PATH
+    from train.checkpoint import load_model
+    from train.train import teacher_targets
+
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    soft = teacher_targets(str(FAST_MODEL_PATH), faces, batch=2)
+    assert soft.shape == (5, 7) and torch.allclose(soft.sum(1), torch.ones(5), atol=1e-4)
+    cfg = TrainConfig(data=str(fer_folder), out=str(tmp_path / "student"), epochs=1, batch_size=8, img_size=96, net_size=64,
+                      max_steps=2, threads=2, seed=5, pretrained=False, teacher=str(FAST_MODEL_PATH), teacher_weight=0.5)
+    summary = train(cfg)
+    assert summary["steps"] == 2
+    net, ck = load_model(tmp_path / "student" / "best.pt")
+    assert net.net_size == 64 and ck.config["teacher"] == str(FAST_MODEL_PATH)
+    logits, cam = net.forward_with_cam(torch.rand(2, 1, 96, 96))
+    assert logits.shape == (2, 7) and cam.shape == (2, 7, 2, 2)  # the backbone ran at 64 px

@@ -71,6 +71,8 @@ class TrainConfig:
     ferplus_weight: float = 0.5
     dev_crops: str = ""  # runs/dev_crops.npz: log real-photo accuracy each epoch (never trained on)
     degrade: bool = True  # real-photo degradations in the augmentation (train.augment.degrade_batch)
+    teacher: str = ""  # an ONNX model (e.g. the ensemble) whose calibrated probabilities the main head also learns
+    teacher_weight: float = 0.7  # share of the teacher's soft targets in the main head's loss
 
 
 def seed_everything(seed: int) -> None:
@@ -163,6 +165,7 @@ def train(cfg: TrainConfig) -> dict:
         val_major = torch.from_numpy(ferplus.majority_labels(va.sources, votes))
         print(f"FER+ votes: {int(mask.sum())} of {len(mask)} training faces have a target; "
               f"{int((val_major >= 0).sum())} PublicTest faces a majority label", flush=True)
+    soft_teacher = teacher_targets(cfg.teacher, tr.images) if cfg.teacher else None
     dev = dev_crops.load(cfg.dev_crops) if cfg.dev_crops else None
     x_dev = torch.from_numpy(dev.inputs()) if dev is not None else None
     x_train = torch.from_numpy(preprocess_faces(tr.images, cfg.img_size))
@@ -231,6 +234,9 @@ def train(cfg: TrainConfig) -> dict:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits, aux = model.forward_heads(xb)
                 loss = loss_fn(logits.float(), yb)
+                if soft_teacher is not None:  # distillation: the teacher's calibrated probabilities as soft targets
+                    kd = -(soft_teacher[idx].to(device) * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
+                    loss = (1 - cfg.teacher_weight) * loss + cfg.teacher_weight * kd
                 if aux is not None:
                     m = mask_train[idx].to(device)
                     soft = -(soft_train[idx].to(device) * F.log_softmax(aux.float(), dim=1)).sum(1)
@@ -309,6 +315,22 @@ def train(cfg: TrainConfig) -> dict:
     return summary
 
 
+def teacher_targets(path: str, images: np.ndarray, batch: int = 128) -> torch.Tensor:
+    """The teacher's calibrated probabilities on every training face, the mean of the face and its mirror image (the
+    student sees both through augmentation), computed once with onnxruntime."""
+    from emotion.classifier import OnnxEmotionClassifier
+
+    clf = OnnxEmotionClassifier(path, threads=torch.get_num_threads())
+    out = np.empty((len(images), len(CLASSES)), np.float32)
+    t0 = time.time()
+    for i in tqdm(range(0, len(images), batch), desc="teacher", unit="batch", mininterval=10,
+                  disable=not sys.stderr.isatty() and os.environ.get("TQDM_FORCE") != "1"):
+        x = preprocess_faces(images[i:i + batch], clf.input_size)
+        out[i:i + batch] = 0.5 * (clf.probabilities(x) + clf.probabilities(np.ascontiguousarray(x[..., ::-1])))
+    print(f"teacher {path}: soft targets for {len(images)} faces in {time.time() - t0:.0f}s", flush=True)
+    return torch.from_numpy(out)
+
+
 def _dev_scores(main: torch.Tensor, aux: torch.Tensor | None, dev: dev_crops.DevCrops) -> dict[str, float]:
     """Real-photo accuracy of the main head and (with FER+) of the 50/50 mix of both heads."""
     out = dev_crops.scores(F.softmax(main, 1).numpy(), dev)
@@ -375,6 +397,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--ferplus-weight", type=float, default=d.ferplus_weight, help="share of the FER+ head's loss")
     p.add_argument("--dev-crops", default="", help="runs/dev_crops.npz (python -m train.dev_crops): log real-photo accuracy")
     p.add_argument("--no-degrade", dest="degrade", action="store_false", help="no real-photo degradations in augmentation")
+    p.add_argument("--teacher", default="", help="distil from this ONNX model (e.g. models/emotion_classifier.onnx): "
+                   "its calibrated probabilities are soft targets for the main head")
+    p.add_argument("--teacher-weight", type=float, default=d.teacher_weight, help="share of the teacher's targets in "
+                   "the main head's loss")
     p.add_argument("--init", default="", help="start from this checkpoint's weights (e.g. runs/lite0-96/best.pt) "
                    "with a fresh optimiser, schedule and weight EMA")
     a = p.parse_args(argv)
