@@ -28,7 +28,7 @@ from emotion.errors import ImageRejected
 MIN_SIDE = 32  # smaller than this cannot hold a detectable face
 MAX_SIDE = 20_000  # refuse absurd dimensions (MediaPipe aborts the process at ≥ 32767)
 MAX_PIXELS = 100_000_000  # JPEG: decoded at 1/2–1/8 scale (draft mode), so even 100 MP stays cheap
-MAX_PIXELS_FULL_DECODE = 36_000_000  # PNG, WebP, arrays: decoded at full size (~3 bytes a pixel, a few copies)
+MAX_PIXELS_FULL_DECODE = 24_000_000  # PNG, WebP, arrays: decoded at full size (~3 bytes a pixel, two copies at most)
 FULL_DECODE_MEGAPIXELS_PER_PHOTO = 12  # the cost of a full decode, in photos of a client's allowance: 1 per 12 MP started
 DRAFT_DECODE_MEGAPIXELS_PER_PHOTO = 48  # JPEG, decoded at reduced size: 1 per 48 MP started
 WORK_MAX_SIDE = 1280  # the working copy that faces are cropped from (a face of 5 % of the width keeps ≥ 64 px)
@@ -131,7 +131,7 @@ def _check_dimensions(w: int, h: int, fmt: str = "JPEG") -> None:
 
 
 def decode_cost(source: ImageSource, max_bytes: int = 20 * 2**20) -> int:
-    """What decoding ``source`` costs, in photos of a per-client allowance: a 36 MP PNG of 100 KB is as much work as
+    """What decoding ``source`` costs, in photos of a per-client allowance: a 24 MP PNG of 100 KB is as much work as
     several ordinary photos, so a client pays for pixels, not for requests. From the header only; 1 when it cannot
     be read (validation then refuses it cheaply)."""
     if isinstance(source, (np.ndarray, Image.Image)):
@@ -199,13 +199,19 @@ def _from_pil(im: Image.Image, fmt: str, work_max_side: int, detail_max_side: in
     if fmt == "JPEG" and max(im.size) >= 2 * want:  # scaled decoding inside the DCT: several times faster
         im.draft("RGB", (im.size[0] * want // max(im.size), im.size[1] * want // max(im.size)))
     im = ImageOps.exif_transpose(im)  # also works on the draft-decoded, smaller image
-    arr = np.array(_to_rgb(im), dtype=np.uint8)  # a fresh array: no EXIF, ICC, XMP or text chunks survive
+    rgb = _to_rgb(im)
     del im
+    arr = np.asarray(rgb, dtype=np.uint8)  # a fresh array: no EXIF, ICC, XMP or text chunks survive (read-only here)
+    del rgb  # the decoded image goes before any smaller copy is made: two full-size buffers at most
     detail = None
     if detail_max_side > work_max_side and max(arr.shape[:2]) > work_max_side:
         detail, _ = downscale(arr, detail_max_side)
         arr = detail
     arr, _ = downscale(arr, work_max_side)
+    if not arr.flags.writeable:  # small enough to keep as decoded: a writable copy of its own
+        arr = arr.copy()
+    if detail is not None and not detail.flags.writeable:
+        detail = detail.copy()
     return ValidatedImage(arr, upright_size, upright_size[0] / arr.shape[1], fmt, detail)
 
 

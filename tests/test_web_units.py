@@ -332,7 +332,7 @@ def test_decoding_cost_is_counted_in_pixels():
         _Image.new("L", (w, h)).save(buf, "PNG")
         return buf.getvalue()
     assert decode_cost(png(100, 100)) == 1
-    assert decode_cost(png(6000, 6000)) == 3  # 36 MP of PNG: three photos of the allowance
+    assert decode_cost(png(6000, 4000)) == 2  # 24 MP of PNG: two photos of the allowance
     assert decode_cost(b"not an image") == 1
 
 
@@ -349,3 +349,19 @@ def test_live_slots_are_shared_fairly_once_half_are_taken(tmp_path):
     r = join("2.2.2.2")  # 3 of 6 taken: one each from now on
     assert r.status_code == 429 and r.json()["error"] == "busy"
     assert join("3.3.3.3").status_code == 200
+
+
+def test_call_v2_keywords_are_checked_before_gradio_sees_them(tmp_path):
+    """B11's log noise: an unknown keyword is our 400, not Gradio's 500 with a traceback; files are still counted."""
+    events = _Events()
+    rules = {0: EventRule("predict"), 2: EventRule("batch", max_files=3)}
+    guard = RequestGuard(_ok_app, rules_by_fn=rules, fn_by_api_name={"predict": 0, "batch": 2}, read_roots=[tmp_path],
+                         queue_events=lambda: events.items, queue_size=10, max_json_bytes=4096, max_image_json_bytes=8192,
+                         max_upload_bytes=10_000, events_per_client=2, streams_per_client=1, streams_total=2,
+                         keyword_args={"predict": {"image_file", "model"}, "batch": {"image_files"}})
+    r = _post(guard, "/gradio_api/call/v2/predict", {"image_file": None, "bogus": 1})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "image_file" in r.json()["message"]
+    assert _post(guard, "/gradio_api/call/v2/predict", {"image_file": None, "model": "fast"}).status_code == 200
+    entry = {"path": str(tmp_path / "x.jpg")}
+    r = _post(guard, "/gradio_api/call/v2/batch", {"image_files": [entry] * 4})
+    assert r.status_code == 413 and r.json()["error"] == "too_many_files"

@@ -35,6 +35,7 @@ from web.ratelimit import RateLimiter
 log = logging.getLogger("web.guard")
 API = "/gradio_api"
 _EVENT_ROUTE = re.compile(rf"^{API}/call(?:/v2)?/([A-Za-z0-9_\-]+)/?$")
+_V2_ROUTE = re.compile(rf"^{API}/call/v2/([A-Za-z0-9_\-]+)/?$")  # keyword arguments: {"image": …, "model": …}
 _STREAM_ROUTE = re.compile(rf"^{API}/stream/[A-Za-z0-9_\-]+/?$")
 _MAX_DEPTH = 12
 _MAX_JSON_CONTAINERS = 20_000  # objects + arrays in one JSON body: a batch of 20 files has ~100; counted before parsing
@@ -85,7 +86,8 @@ class RequestGuard:
                  max_json_bytes: int, max_image_json_bytes: int, max_upload_bytes: int, events_per_client: int,
                  streams_per_client: int, streams_total: int, flood_per_minute: int = 1200,
                  body_limits: dict[str, int] | None = None, upload_mb_per_minute: int = 400,
-                 inflight_per_client: int = 128 * 2**20, inflight_total: int = 512 * 2**20):
+                 inflight_per_client: int = 128 * 2**20, inflight_total: int = 512 * 2**20,
+                 keyword_args: dict[str, set[str]] | None = None):
         self.app = app
         self.rules_by_fn, self.fn_by_api_name = rules_by_fn, fn_by_api_name
         self.read_roots = [Path(os.path.realpath(r)) for r in read_roots]
@@ -97,6 +99,7 @@ class RequestGuard:
         self.upload_mb = RateLimiter(upload_mb_per_minute)  # disk written per client: uploads live until read or swept
         self.body_limits = body_limits or {}  # routes of our own with a larger body (the REST upload)
         self.inflight_per_client, self.inflight_total_max = inflight_per_client, inflight_total
+        self.keyword_args = keyword_args or {}  # each API name's parameter names, for /call/v2/<name>
         self.inflight: dict[str, int] = {}  # body bytes being received or handled, per client
         self.inflight_total = 0
         # Events admitted but not yet in Gradio's queue (their join is still being handled): counted with the queue,
@@ -187,12 +190,19 @@ class RequestGuard:
             raise Refusal(413, "invalid_request", "The request holds far more items than any event of this app takes.")
         payload = await anyio.to_thread.run_sync(_json, body) if len(body) > _PARSE_IN_THREAD_BYTES else _json(body)
         rule = self._rule_for(route, payload)
+        v2 = _V2_ROUTE.match(route)
+        if v2:  # Gradio answers an unknown keyword with a 500 and a traceback in the log: say what is wrong instead
+            known = self.keyword_args.get(v2.group(1), set())
+            if not isinstance(payload, dict) or set(payload) - known - {"oauth_token"}:
+                raise Refusal(400, "invalid_request", "Unknown argument: this endpoint takes "
+                                                      + (", ".join(sorted(known)) or "no keyword arguments") + ".")
+            payload = {"data": list(payload.values())}  # what the event receives, for the checks below
         if length > self.max_json_bytes and not rule.data_urls:  # only an event that takes an inline frame is large
             raise Refusal(413, "file_too_large", MESSAGES["file_too_large"].format(max_mb=self.max_json_bytes / 2**20))
         self._check_payload(rule, payload)
         self._check_share(rule, client)
         self._hold_place(rule, client, held)
-        return _replay(_with_defaults(rule, payload, body))
+        return _replay(body if v2 else _with_defaults(rule, payload, body))
 
     def _hold_place(self, rule: EventRule, client: str, held: list) -> None:
         """Reserve the event's place (see ``pending``) until its join has been answered (it is queued by then)."""

@@ -37,6 +37,13 @@ def _markdown_page(path: Path, title: str) -> str:
     return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
 
 
+def _keyword_args(demo: gr.Blocks) -> dict[str, set[str]]:
+    """Each named endpoint's parameter names (what ``/call/v2/<name>`` may receive as keywords)."""
+    info = demo.get_api_info() or {}
+    return {name.lstrip("/"): {p.get("parameter_name") for p in spec.get("parameters", []) if p.get("parameter_name")}
+            for name, spec in (info.get("named_endpoints") or {}).items()}
+
+
 def create_app(service: EmotionService, config: ServerConfig):
     """The whole server for ``service``; nothing starts until an ASGI server runs it."""
     # Examples are served from their own folder, never copied into the upload folder (where the janitor deletes all).
@@ -92,5 +99,6 @@ def create_app(service: EmotionService, config: ServerConfig):
         streams_per_client=config.streams_per_client, streams_total=config.streams_total,
         flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
-        inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20)
+        inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
+        keyword_args=_keyword_args(demo))
     return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))
