@@ -64,6 +64,8 @@ def gradio_predict(wire: Wire, name: str, data: bytes) -> str:
     result's error code, or "no answer: <where>" (upload, join refused, stream ended early, event failed)."""
     try:
         path = wire.upload(name, data)
+    except httpx.HTTPStatusError as e:
+        return f"no answer: upload HTTP {e.response.status_code} {e.response.text[:60]!r}"
     except httpx.HTTPError as e:
         return f"no answer: upload {type(e).__name__}"
     reply, out, final = wire.run("predict", [path_entry(path)])

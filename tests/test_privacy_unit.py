@@ -16,8 +16,11 @@ def test_janitor_deletes_old_files_keeps_fresh_ones_and_spares_nothing_by_name(t
         os.utime(p, (t - 100, t - 100))
     j = UploadJanitor(tmp_path, retention_s=30, interval_s=5)
     assert j.sweep(now=t) == 3
-    assert not old.exists() and not old.parent.exists() and not leftover.exists()
+    assert not old.exists() and not leftover.exists()
+    assert old.parent.is_dir()  # just emptied: a folder goes only after a whole retention empty (same-photo uploads)
     assert fresh.exists() and not example.exists()  # an upload named like an example is an upload
+    j.sweep(now=time.time() + 31)
+    assert not old.parent.exists()
     assert j.window_s == 35
 
 

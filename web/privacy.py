@@ -46,7 +46,6 @@ class UploadJanitor:
             return 0
         removed = 0
         for dirpath, dirnames, filenames in os.walk(self.root, topdown=False):
-            emptied = False
             for name in filenames:
                 p = Path(dirpath) / name
                 try:
@@ -55,13 +54,12 @@ class UploadJanitor:
                     if now - st.st_mtime >= (EMPTY_LEFTOVER_S if leftover else self.retention_s):
                         p.unlink()
                         removed += 1
-                        emptied = True
                 except OSError:
                     continue
             d = Path(dirpath)
             if d != self.root:
-                try:  # a folder Gradio just made for an upload in flight is young and left alone
-                    if not any(d.iterdir()) and (emptied or now - d.lstat().st_mtime >= self.retention_s):
+                try:  # only a folder empty for a whole retention: one just emptied may be receiving the same photo again
+                    if not any(d.iterdir()) and now - d.lstat().st_mtime >= self.retention_s:
                         shutil.rmtree(d, ignore_errors=True)
                 except OSError:
                     continue

@@ -112,7 +112,8 @@ class UploadStore:
 
 def _unlink(path: str) -> None:
     try:
+        # Only the file: Gradio's per-upload folder is left for the janitor. Removing it here raced with another
+        # client uploading the same photo (same hash, same folder): its mkdir(exist_ok) failed and the upload got a 500.
         os.unlink(path)
-        os.rmdir(os.path.dirname(path))  # Gradio's per-upload folder, when it is now empty
     except OSError:
         pass
