@@ -295,11 +295,13 @@ def withheld_last_byte(url: str, tmp: Path) -> str:
 
 
 def big_valid_pngs(url: str, tmp: Path) -> str:
-    """B5: six valid 36 MP PNGs of ~120 KB at once from one client."""
-    png = flat_png(6000)
+    """B5: six valid 36 MP PNGs of ~120 KB at once from one client, then six of 24 MP (the most still decoded)."""
+    big, most = flat_png(6000), encode(Image.new("RGB", (6000, 4000), (120, 130, 140)), "PNG", compress_level=9)
     with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda _: _post_file(url, "/api/predict", "big.png", png, ATTACKER, 40), range(6)))
-    return f"6 × {len(png) // 1024} KB 6000² PNG at once to /api/predict, one client: {_answers(results)}"
+        r36 = list(pool.map(lambda _: _post_file(url, "/api/predict", "big.png", big, ATTACKER, 40), range(6)))
+        r24 = list(pool.map(lambda _: _post_file(url, "/api/predict", "big.png", most, ATTACKER, 40), range(6)))
+    return (f"6 × {len(big) // 1024} KB 6000² PNG at once, one client: {_answers(r36)}; then 6 × {len(most) // 1024} KB "
+            f"6000×4000: {_answers(r24)}")
 
 
 def waiting_requests(url: str, tmp: Path) -> str:
@@ -439,7 +441,7 @@ ATTACKS: dict[str, Callable[[str, Path], str]] = {
     "6 100 live frames": live_frames_on_disk, "7 bad fn_index": bad_fn_index,
     "8 B1 600 idle connections": idle_connections, "9 B2 JPEG scan bomb": scan_bomb,
     "10 B3 parsing on the event loop": loop_parsing, "11 B4 withheld last byte": withheld_last_byte,
-    "12 B5 36 MP PNGs": big_valid_pngs, "13 B6 60 waiting requests": waiting_requests, "14 B7 caps race": caps_race,
+    "12 B5 36 MP and 24 MP PNGs": big_valid_pngs, "13 B6 60 waiting requests": waiting_requests, "14 B7 caps race": caps_race,
     "15 B8 /run skips the queue": run_route, "16 B9 forged X-Forwarded-For": forged_forwarded_for,
     "17 B10 one client holds the video slot": video_slot, "18 B11 unused Gradio routes": unused_routes,
     "19 B12 all live slots": live_slots,
