@@ -51,7 +51,8 @@ def fer_metrics(rec: EmotionRecognizer, data: Path) -> dict[str, dict]:
                      "privatetest_ece": test["ece_calibrated"], "privatetest_ece_raw": test["ece_raw"],
                      "privatetest_nll": test["nll_calibrated"], "publictest_accuracy": val["accuracy"],
                      "privatetest_uncertain_share": test["uncertain"]["uncertain_share"],
-                     "privatetest_images": test["images"]}
+                     "privatetest_images": test["images"],
+                     "privatetest_recall": {c: v["recall"] for c, v in test["per_class"].items()}}
         if major is not None:
             fp = ferplus_metrics(test_logits, ds["test"].labels, major)
             out[name].update({"ferplus_privatetest_accuracy": fp["accuracy"], "ferplus_privatetest_macro_f1": fp["macro_f1"],
