@@ -41,6 +41,13 @@ class ImageBytes(gr.Image):
         except ImageRejected as e:
             return e
 
+    def postprocess(self, value) -> ImageData | None:  # type: ignore[override]
+        """A ``data:image/…`` URL is shown inline, never written to disk (the Upload tab's preview once the upload
+        itself has been read and deleted); anything else as ``gr.Image`` shows it."""
+        if isinstance(value, str) and value.startswith("data:image/"):
+            return ImageData(url=value, orig_name="photo.jpg", mime_type=value[5:value.index(";")] if ";" in value else None)
+        return super().postprocess(value)
+
 
 def image_bytes(max_bytes: int, **kwargs) -> ImageBytes:
     """An ``ImageBytes`` (any ``gr.Image`` arguments) that refuses inline images over ``max_bytes``."""

@@ -1,9 +1,12 @@
-// Page behaviours Gradio does not have: say why the camera does not start, stop the live stream when you leave the
-// Live tab, and bring the answer into view on a phone. Loaded once in <head> (web/server.py).
+// Page behaviours Gradio does not have: say why the camera does not start; release the camera and close the live
+// stream whenever its box is no longer on screen (any tab, the phone's "⋯" menu, another browser tab, the page
+// going away) and give it back in a clean "Click to Access Webcam" state; bring the answer into view on a phone;
+// say so when a download link has expired; keep the API panel on what this server serves.
+// Loaded once in <head> (web/server.py).
 (() => {
   const streams = new Set();      // camera streams this page opened
   const liveEvents = new Map();   // Gradio stream events (live webcam) the page is sending frames to: id → URL
-  let liveActive = false;
+  const CAMERAS = ["#live-camera", "#snap-camera"];
 
   const CAMERA_HELP = {
     NotAllowedError: "Camera access was blocked. Allow the camera for this site (the camera icon in the address bar, or your browser's site settings), then click the camera again. Or use the Upload tab.",
@@ -28,6 +31,7 @@
         const stream = await getUserMedia(constraints);
         streams.add(stream);
         cameraMessage("");
+        setTimeout(check, 0);  // opened while its box was already hidden (a fast tab switch): released at once
         return stream;
       } catch (e) {
         cameraMessage(CAMERA_HELP[e && e.name] || `The camera could not be started (${(e && e.name) || "unknown error"}). Use the Upload tab instead.`);
@@ -43,13 +47,62 @@
     }, true);
   }
 
-  // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving the tab can close them.
+  const shown = (el) => !!el && !document.hidden && (el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null);
+  const liveShown = () => shown(document.querySelector("#live-camera"));
+
+  // Photos this page uploads are shown from the browser's own copy (an object URL), never fetched back from the
+  // server: the server deletes an upload as soon as it has read it, which may be before a preview has loaded (a
+  // broken preview, "file not found" on the server). Upload responses name each file's server path, in order.
+  const localCopies = new Map();  // server path → object URL
+  const localFor = (src) => {
+    const m = typeof src === "string" && src.match(/\/gradio_api\/file=([^?#]+)/);
+    return (m && (localCopies.get(m[1]) || localCopies.get(decodeURIComponent(m[1])))) || src;
+  };
+  const srcProp = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, "src");
+  Object.defineProperty(HTMLImageElement.prototype, "src", {
+    configurable: true, enumerable: srcProp.enumerable,
+    get() { return srcProp.get.call(this); },
+    set(v) { srcProp.set.call(this, localFor(v)); },
+  });
+  const setAttribute0 = Element.prototype.setAttribute;
+  Element.prototype.setAttribute = function (name, value) {
+    return setAttribute0.call(this, name, this instanceof HTMLImageElement && name === "src" ? localFor(value) : value);
+  };
+
+  // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving can close them, and send none while
+  // the live camera is not on screen.
   const fetch0 = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = typeof input === "string" ? input : (input && input.url) || "";
+    if (/\/gradio_api\/mcp\/schema$/.test(url)) {
+      // No MCP server here: say so to the API panel, which then opens on the Python client (no request is made).
+      return Promise.resolve(new Response("[]", { status: 404, headers: { "Content-Type": "application/json" } }));
+    }
+    if (/\/gradio_api\/upload(\?|$)/.test(url) && init && init.body instanceof FormData) {
+      const files = init.body.getAll("files");
+      return fetch0(input, init).then(async (r) => {
+        try {
+          const paths = await r.clone().json();
+          paths.forEach((path, i) => {
+            const f = files[i];
+            if (typeof path === "string" && f instanceof Blob && /^image\//.test(f.type)) {
+              localCopies.set(path, URL.createObjectURL(f));
+              if (localCopies.size > 40) {  // the oldest copies go (a page that keeps uploading)
+                const [old, objectUrl] = localCopies.entries().next().value;
+                URL.revokeObjectURL(objectUrl);
+                localCopies.delete(old);
+              }
+            }
+          });
+        } catch (e) { /* not a list of paths: leave it to Gradio */ }
+        return r;
+      });
+    }
     const m = url.match(/\/gradio_api\/stream\/([0-9a-f]+)(\/close)?$/);
     if (m && !m[2]) {
-      if (!liveActive) {  // a frame after the visitor left Live mode: do not send it
+      if (!liveShown()) {
+        if (!liveEvents.has(m[1])) liveEvents.set(m[1], url);
+        setTimeout(check, 0);
         return Promise.resolve(new Response(JSON.stringify({ msg: "stopped" }), { status: 200 }));
       }
       liveEvents.set(m[1], url);
@@ -57,33 +110,137 @@
     return fetch0(input, init);
   };
 
-  function stopLive() {
+  const liveTracks = (root) => [...root.querySelectorAll("video")].some(
+    (v) => v.srcObject && v.srcObject.getTracks().some((t) => t.readyState === "live"));
+
+  // A camera box that holds a running camera but is not on screen: stop every track, close the live stream, and
+  // have Gradio rebuild the box (a client-side event that hides and shows it: a fresh "Click to Access Webcam").
+  let resetting = false;
+  function check() {
+    // Live's answers show only while its camera runs: a late answer to a frame sent before leaving never lingers.
+    const liveCam = document.querySelector("#live-camera");
+    document.body.classList.toggle("live-idle", !(liveCam && liveTracks(liveCam)));
+    const hidden = CAMERAS.map((sel) => document.querySelector(sel)).filter((el) => el && !shown(el) && liveTracks(el));
+    const orphan = [...streams].some((s) => s.getTracks().some((t) => t.readyState === "live")) &&
+      !CAMERAS.some((sel) => shown(document.querySelector(sel)));
+    if (!hidden.length && !orphan && (liveShown() || !liveEvents.size)) return;
     streams.forEach((s) => s.getTracks().forEach((t) => t.stop()));
     streams.clear();
     liveEvents.forEach((url) => fetch0(`${url}/close`, { method: "POST" }).catch(() => {}));
     liveEvents.clear();
+    if ((hidden.length || orphan) && !resetting) {
+      const reset = document.querySelector("#camera-reset");
+      if (reset) {
+        resetting = true;
+        reset.click();
+        setTimeout(() => { resetting = false; }, 1000);
+      }
+    }
   }
+  document.addEventListener("click", () => setTimeout(check, 50), true);
+  document.addEventListener("visibilitychange", check);
+  window.addEventListener("pagehide", check);
+  setInterval(check, 500);  // whatever else hides the box (a keyboard tab switch, a layout change)
 
-  // Which tab is showing: Live mode is active only while its tab (and the Webcam tab around it) is selected.
-  document.addEventListener("click", (ev) => {
-    const tab = ev.target.closest && ev.target.closest("button[role='tab']");
-    if (!tab) return;
-    const name = tab.textContent.trim();
-    const nowLive = name === "Live";
-    if (liveActive && !nowLive) stopLive();
-    liveActive = nowLive;
-  }, true);
-
-  // On a phone the answer sits below the photo: bring it into view when it arrives.
+  // On a phone the answer sits below the photo (or the video): bring it into view when it arrives.
   const narrow = () => window.matchMedia("(max-width: 768px)").matches;
   const watched = new WeakSet();
-  const observe = () => {
-    const v = document.querySelector("#verdict");
+  const follow = (sel, ready) => {
+    const v = document.querySelector(sel);
     if (!v || watched.has(v)) return;
     watched.add(v);
     new MutationObserver(() => {
-      if (narrow() && v.querySelector(".verdict")) v.scrollIntoView({ behavior: "smooth", block: "center" });
+      const target = v.querySelector(ready);
+      if (narrow() && target) target.scrollIntoView({ behavior: "smooth", block: "center" });
     }).observe(v, { childList: true, subtree: true });
   };
-  new MutationObserver(observe).observe(document.documentElement, { childList: true, subtree: true });
+
+  // A CSV link whose file the server has already deleted (privacy: see the page's retention time): say so on the page
+  // instead of a download that fails.
+  document.addEventListener("click", async (ev) => {
+    const a = ev.target.closest && ev.target.closest(".csv-download a[href]");
+    if (!a || a.dataset.checked === "1") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const box = a.closest(".csv-download");
+    let note = box.querySelector(".csv-expired");
+    let ok = false;
+    try {
+      ok = (await fetch0(a.href, { method: "GET", cache: "no-store" })).ok;
+    } catch (e) {
+      ok = false;
+    }
+    if (ok) {
+      if (note) note.remove();
+      a.dataset.checked = "1";
+      a.click();
+      setTimeout(() => { delete a.dataset.checked; }, 1000);
+      return;
+    }
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "csv-expired";
+      note.setAttribute("role", "alert");
+      box.appendChild(note);
+    }
+    note.textContent = "This CSV has expired: results are deleted from the server after a few minutes (see the note above). Run the analysis again for a fresh one.";
+  }, true);
+
+  // "Use via API": this server has no MCP endpoint, so the panel opens on the Python client and shows no MCP tab.
+  const fixApiPanel = () => {
+    document.querySelectorAll("button, [role=tab], li").forEach((b) => {
+      const t = (b.textContent || "").trim();
+      if (/^MCP$/.test(t) && b.closest(".api-docs, .docs-wrap, [class*=api]") && b.style.display !== "none") {
+        const selected = ["selected", "current", "current-lang"].some((c) => b.classList.contains(c)) || b.getAttribute("aria-selected") === "true";
+        b.style.display = "none";
+        if (selected) {
+          const python = [...b.parentElement.querySelectorAll("button, [role=tab], li")].find((x) => /Python/.test(x.textContent || ""));
+          if (python) python.click();
+        }
+      }
+    });
+  };
+
+  // Keyboard: the example buttons get names (the photo's file name), the face picker moves with the arrow keys
+  // (a radio group: Gradio's radios are already native inputs, this only labels the group).
+  const label = () => {
+    document.querySelectorAll(".gallery-item img, [data-testid='gallery'] img").forEach((img) => {
+      const b = img.closest("button");
+      if (b && !b.getAttribute("aria-label")) {
+        const name = decodeURIComponent((img.getAttribute("src") || "").split("/").pop() || "").replace(/\.[a-z]+$/i, "");
+        if (name) b.setAttribute("aria-label", `Example photo: ${name.replace(/_/g, " ")}`);
+      }
+    });
+    const pick = document.querySelector("#face-pick");
+    if (pick && !pick.getAttribute("role")) {
+      pick.setAttribute("role", "radiogroup");
+      pick.setAttribute("aria-label", "Face");
+    }
+  };
+
+  // Gradio gives each radio of a group its own name, so the browser's arrow keys do not move between them: the face
+  // picker gets them here (left/up: the previous face, right/down: the next).
+  document.addEventListener("keydown", (ev) => {
+    const input = ev.target.closest && ev.target.closest("#face-pick input[type=radio]");
+    const step = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1 }[ev.key];
+    if (!input || !step) return;
+    ev.preventDefault();
+    const all = [...document.querySelectorAll("#face-pick input[type=radio]")];
+    const next = all[(all.indexOf(input) + step + all.length) % all.length];
+    next.click();
+    next.focus();
+  }, true);
+
+  let scheduled = false;
+  new MutationObserver(() => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      follow("#verdict", ".verdict");
+      follow("#video-verdict", ".verdict");
+      fixApiPanel();
+      label();
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
 })();

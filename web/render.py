@@ -37,16 +37,18 @@ def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarr
         tb = draw.textbbox((0, 0), text, font=font)
         tw, th = tb[2] - tb[0], tb[3] - tb[1]
         ty = y - th - 2 * line if y - th - 2 * line >= 0 else y + h
-        draw.rectangle([x, ty, x + tw + 2 * line, ty + th + 2 * line], fill=colour)
-        draw.text((x + line, ty + line - tb[1]), text, fill=(255, 255, 255), font=font)
+        ty = min(ty, im.height - th - 2 * line)  # a face at the bottom edge: its label stays on the photo
+        lx = max(0, min(x, im.width - tw - 2 * line))  # …and at the right edge: shifted left, never cut off
+        draw.rectangle([lx, ty, lx + tw + 2 * line, ty + th + 2 * line], fill=colour)
+        draw.text((lx + line, ty + line - tb[1]), text, fill=(255, 255, 255), font=font)
     return np.asarray(im)
 
 
 def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) -> str:
     """The headline: a big emoji and label with a colour-coded confidence, or the error's message."""
     if isinstance(result, ErrorResult):
-        return (f'<div class="verdict verdict-error"><div class="verdict-title">⚠️ {html.escape(result.message)}</div>'
-                f'<div class="verdict-code">error: {html.escape(result.error)}</div></div>')
+        return (f'<div class="verdict verdict-error" role="status"><div class="verdict-title">⚠️ {html.escape(result.message)}</div>'
+                f'<div class="verdict-code">code: {html.escape(result.error)}</div></div>')
     face = result.faces[face_index]
     r, g, b = confidence_colour(face)
     warn = ('<div class="verdict-warn">Uncertain: the model is not confident about this face; treat the answer as a guess.</div>'
@@ -55,7 +57,7 @@ def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) ->
     return (f'<div class="verdict"><div class="verdict-emoji">{EMOJI[face.emotion]}</div>'
             f'<div class="verdict-title">{face.emotion.capitalize()}{many}</div>'
             f'<div class="verdict-conf" style="color: rgb({r},{g},{b})">{face.confidence:.0%} confidence</div>{warn}'
-            f'<div class="verdict-time">{result.inference_time_ms:.0f} ms</div></div>')
+            f'<div class="verdict-time">{html.escape(result.model)} model · {result.inference_time_ms:.0f} ms</div></div>')
 
 
 def _heat_colours(heat: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import math
 import os
@@ -15,6 +16,7 @@ from PIL import Image
 from emotion.classes import EMOJI
 from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
+from emotion.validation import validate_image
 from emotion.video import VideoResult
 from web.components import ImageFile, image_bytes
 from web.config import ServerConfig
@@ -23,12 +25,15 @@ from web.guard import EventRule
 from web.privacy import gradio_temp_dir
 from web.render import annotate, explanation_image, verdict_html
 from web.service import EmotionService
-from web.ui_text import ABOUT_MD, DISCLAIMER_MD, INTRO_MD, model_info_md, models_table_md, privacy_md
+from web.ui_text import (ABOUT_MD, DISCLAIMER_MD, EMOTION_COLOURS, INTRO_MD, kept_for, model_info_md, models_table_md,
+                         privacy_md)
 from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
 LIVE_PREVIEW_SIDE = 480  # the live view is sent back inline (never a file), so it is kept small
+PREVIEW_SIDE = 1280  # the Upload tab's photo, shown back inline once read (the working copy is no larger)
+SHOWABLE_ERRORS = ("no_face_detected", "image_too_small", "multiple_faces")  # a valid photo, without an answer
 
 
 def _client(request: gr.Request | None) -> str:
@@ -40,13 +45,22 @@ def _session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None
 
 
-def _data_url(rgb) -> str:
-    """A small JPEG as a data URL: shown on the page without ever being written to disk."""
+def _is_example(path: str) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(EXAMPLES_DIR)
+
+
+def _data_url(rgb, side: int = LIVE_PREVIEW_SIDE, quality: int = 80) -> str:
+    """A JPEG as a data URL: shown on the page without ever being written to disk."""
     im = Image.fromarray(rgb)
-    im.thumbnail((LIVE_PREVIEW_SIDE, LIVE_PREVIEW_SIDE))
+    im.thumbnail((side, side))
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=80)
+    im.save(buf, "JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _note(text: str) -> str:
+    """A plain, quiet message on the page (what to do next), instead of an error toast."""
+    return f'<div class="batch-note" role="status">{html.escape(text)}</div>'
 
 
 def _table_rows(results: list[tuple[str, PredictionResult | ErrorResult]]) -> list[list]:
@@ -105,7 +119,10 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             return ImageRejected("file_too_large", f"The video is too large. Upload a clip under {config.video_max_mb:g} MB.")
         return ImageRejected("invalid_video", got.message.replace("photo", "video").replace("image", "video"))
 
-    views: ExpiringStore[PredictionResult] = ExpiringStore(config.face_view_ttl_s, config.session_capacity)
+    # The Upload tab's last result per page session (for the face picker, "Why" and the model switch), with the upload
+    # it came from. When it has gone (its time, or memory), the photo still on screen is answered again: what the page
+    # says never contradicts what it shows.
+    views: ExpiringStore[tuple[PredictionResult, str | None]] = ExpiringStore(config.face_view_ttl_s, config.session_capacity)
     no_picker = gr.update(choices=[], value=None, visible=False)
 
     def view(result: PredictionResult | ErrorResult, face: int = 0):
@@ -116,39 +133,104 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         return (annotate(result, face if len(result.faces) > 1 else None), verdict_html(result, face), result.faces[face].probabilities,
                 gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), None, result.to_dict())
 
+    def preview(image, data, result: PredictionResult | ErrorResult):
+        """The photo box's new value: the validated, upright photo inline (a data URL), so the preview never depends
+        on the uploaded file, which is deleted as soon as it has been read. Examples keep their own URL."""
+        if not isinstance(image, str) or _is_example(image):
+            return gr.skip()
+        rgb = result.image if isinstance(result, PredictionResult) else None
+        if rgb is None and isinstance(data, bytes) and getattr(result, "error", "") in SHOWABLE_ERRORS:
+            try:
+                rgb = validate_image(data, config.max_image_bytes).rgb
+            except Exception:  # noqa: BLE001 - no preview is better than no answer
+                rgb = None
+        return _data_url(rgb, PREVIEW_SIDE, 88) if rgb is not None else gr.skip()
+
+    def answer(image, model: str, session: str | None, client: str, source: str | None = None):
+        """A photo → (result, the bytes read, where they came from); the result is kept for the session."""
+        data = None
+        if source:  # the original upload, while its bytes are still held for this page (sharper than the preview)
+            try:
+                data = uploads.read(source, session)
+            except ImageRejected:
+                data = None
+        if data is None:
+            data, source = load(image, session), (image if isinstance(image, str) and not _is_example(image) else source)
+        result = service.predict_upload(data, client, model=model)
+        if session and isinstance(result, PredictionResult):
+            views.put(session, (result, source))  # in memory, bounded in time and number, dropped when the tab closes
+        elif session:
+            views.drop(session)
+        return result, data
+
+    def cleared():
+        return None, "", None, no_picker, None, None, gr.skip(), gr.update(interactive=False), 0
+
     def analyse_upload(image, model: str, request: gr.Request):
+        """A new photo (uploaded, pasted or an example): one answer. Outputs: the six of ``view``, then the photo box
+        (an inline preview), the "Why" button (usable only with an answer) and the chosen face."""
         session = _session(request)
         if image is None:
             if session:
                 views.drop(session)
-            return None, "", None, no_picker, None, None
-        result = service.predict_upload(load(image, session), _client(request), model=model)
-        if session and isinstance(result, PredictionResult):
-            views.put(session, result)  # for the picker and "why": in memory, bounded in time, dropped when the tab closes
-        return view(result)
+            return cleared()
+        result, data = answer(image, model, session, _client(request))
+        return (*view(result), preview(image, data, result), gr.update(interactive=result.success), 0)
 
-    def pick_face(choice: str | None, request: gr.Request):
-        result = views.get(_session(request) or "")
+    def analyse_example(index: int | None, model: str, request: gr.Request):
+        """An example clicked: it goes in the photo box and is answered, in one queued event (the client names the
+        example by its number, never by a path)."""
+        if not isinstance(index, int) or not 0 <= index < len(EXAMPLES):
+            return cleared()
+        out = analyse_upload(EXAMPLES[index], model, request)
+        return (*out[:6], EXAMPLES[index], *out[7:])
+
+    def clear_upload(request: gr.Request):
+        """"Try another" or the photo box's ×: nothing shown, nothing kept, nothing to explain."""
+        return analyse_upload(None, "", request)
+
+    def shown_result(photo, model: str, request: gr.Request) -> PredictionResult | ErrorResult:
+        """The result behind what the page shows: kept, or answered again from the photo on screen."""
+        session = _session(request) or ""
+        kept = views.get(session)
+        if kept is not None:
+            return kept[0]
+        if photo is None:
+            return ErrorResult.of("invalid_image", "This result is no longer kept. Upload the photo again to look at another face.")
+        return answer(photo, model, session, _client(request))[0]
+
+    def reanswer(photo, model: str, request: gr.Request):
+        """The model was switched: the photo on screen is answered again by it (one request), first face chosen."""
+        if photo is None:
+            return (gr.skip(),) * 6 + (gr.skip(), gr.skip(), gr.skip())
+        session = _session(request) or ""
+        kept = views.get(session)
+        result, _ = answer(photo, model, session, _client(request), source=kept[1] if kept else None)
+        return (*view(result), gr.skip(), gr.update(interactive=result.success), 0)
+
+    def pick_face(choice: str | None, photo=None, model: str | None = None, request: gr.Request = None):
         if not choice:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if result is None:
-            expired = ErrorResult.of("invalid_image", f"This result is no longer kept (results are kept {config.face_view_ttl_s:g} s). "
-                                                      "Upload the photo again to look at another face.")
-            return gr.skip(), verdict_html(expired), None, None, expired.to_dict()
-        i = min(int(choice.split()[1]) - 1, len(result.faces) - 1)
-        annotated, verdict, probs, _, why, raw = view(result, i)
-        return annotated, verdict, probs, why, raw
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        result = shown_result(photo, model or models[0], request)
+        if isinstance(result, ErrorResult):
+            return gr.skip(), verdict_html(result), None, None, result.to_dict(), 0
+        i = max(0, min(int(choice.split()[1]) - 1, len(result.faces) - 1))
+        annotated_, verdict_, probs_, _, why, raw_ = view(result, i)
+        return annotated_, verdict_, probs_, why, raw_, i
 
-    def explain_face(choice: str | None, request: gr.Request):
+    def explain_face(face: int | None, photo=None, model: str | None = None, request: gr.Request = None):
         """"Why this emotion?" on request: an occlusion map of the chosen face (it costs ~120 classifications)."""
-        result = views.get(_session(request) or "")
-        if result is None:
-            gr.Warning(f"Upload a photo first (results are kept {config.face_view_ttl_s:g} s for this).")
+        if photo is None:
+            gr.Warning("Upload a photo first: there is nothing to explain yet.", title="Nothing to explain")
             return None
-        i = min(int(choice.split()[1]) - 1, len(result.faces) - 1) if choice else 0
+        result = shown_result(photo, model or models[0], request)
+        if isinstance(result, ErrorResult):
+            gr.Warning(result.message, title="Nothing to explain")
+            return None
+        i = max(0, min(int(face or 0), len(result.faces) - 1))
         explanation = service.explain(result, i, _client(request))
         if isinstance(explanation, ErrorResult):
-            gr.Warning(explanation.message)
+            gr.Warning(explanation.message, title="Please wait" if explanation.error == "rate_limited" else "Not explained")
             return None
         return explanation_image(result.faces[i].crop, explanation.heat, explanation.emotion)
 
@@ -182,21 +264,26 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                       model=model or None).to_dict(include_cam=True)
 
     def analyse_batch(paths: list[str] | None, model: str, request: gr.Request, progress=gr.Progress()):
-        """Gallery of annotated photos, a table of every face, and the CSV to download."""
+        """Gallery of annotated photos, a table of every face, the CSV to download, and a note. A refusal (too many
+        photos, the per-minute allowance) is said plainly in the note and keeps the results already shown."""
+        keep = (gr.skip(), gr.skip(), gr.skip())
+        if not paths:
+            return (*keep, _note(f"Add photos first (up to {config.max_batch}), then click “Analyse all”."))
         try:
             session = _session(request)
-            results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths or []], _client(request),
+            results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths], _client(request),
                                                       lambda i, n: progress((i, n), desc="Analysing photos"), model=model)
         except ValueError as e:
-            raise gr.Error(str(e), print_exception=False) from e
+            return (*keep, _note(f"{e} Remove some and try again; the results below are from the last batch."))
         if results and all(isinstance(r, ErrorResult) and r.error == "rate_limited" for _, r in results):
-            raise gr.Error(results[0][1].message, title="Please wait", print_exception=False)  # the whole batch waits: say so, once
+            # the whole batch waits: say so, once
+            return (*keep, _note(f"{results[0][1].message} The results below are from the last batch."))
         gallery = [(annotate(r), f"{name}: " + ", ".join(f"#{i + 1} {f.emotion}" for i, f in enumerate(r.faces)))
                    for name, r in results if r.success]
         fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
         with os.fdopen(fd, "w") as fh:
             fh.write(csv_text)
-        return gallery, _table_rows(results), csv_path
+        return gallery, _table_rows(results), csv_path, ""
 
     def api_predict_batch(image_files: list[str] | None, request: gr.Request) -> dict:
         """Several image files at once (at most ``max_batch``): one result per file, in order, plus the CSV of all faces."""
@@ -212,7 +299,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
 
         empty = pd.DataFrame({"time": [], "emotion": [], "probability": []})
         if path is None:
-            return "", empty, [], None, None
+            return _note("Add a clip first (MP4, WebM or MOV), then click “Analyse video”."), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         progress((0, 1), desc="Reading the video")
         result = service.predict_video(load_video(path, _session(request)), _client(request), model,
                                        lambda i, n: progress((i, n), desc="Analysing frames", unit="frames"))
@@ -252,21 +339,34 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         photo = image_bytes(config.max_image_bytes, sources=["upload", "clipboard"], elem_id="photo-input",
                                             label=f"Photo (JPEG, PNG or WebP, up to {max_mb:g} MB)", height=360)
                         clear = gr.ClearButton(value="Try another", elem_id="try-another")
-                        gr.Examples(EXAMPLES, inputs=photo, label="Examples (public-domain photos; the cat has no human face)")
+                        examples = gr.Dataset(components=[photo], samples=[[p] for p in EXAMPLES], type="index",
+                                              label="Examples (public-domain photos; the cat has no human face)",
+                                              elem_id="examples")
                     with gr.Column(scale=1):
                         annotated = gr.Image(label="Faces found", interactive=False, elem_id="annotated", height=360)
                         verdict = gr.HTML(elem_id="verdict")
                         face_pick = gr.Radio(label="Face", visible=False, elem_id="face-pick")
                         probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities")
-                        why_go = gr.Button("Why this emotion?", elem_id="explain-go", size="sm")
+                        why_go = gr.Button("Why this emotion?", elem_id="explain-go", size="sm", interactive=False)
                         cam = gr.Image(label="What the answer rests on (hide a part of the face, see the answer drop)",
                                        interactive=False, height=300, elem_id="cam")
                         with gr.Accordion("Raw result (JSON)", open=False):
                             raw = gr.JSON(elem_id="raw-json")
-                photo.change(analyse_upload, [photo, model], [annotated, verdict, probs, face_pick, cam, raw], api_visibility="private", **one_shot)
-                face_pick.input(pick_face, face_pick, [annotated, verdict, probs, cam, raw], api_visibility="private")
-                why_go.click(explain_face, face_pick, cam, api_visibility="private", **one_shot)
-                clear.add([photo, annotated, verdict, probs, cam, raw])
+                face = gr.State(0)  # the face the picker shows (0-based), for "Why"
+                shown = [annotated, verdict, probs, face_pick, cam, raw]
+                upload_outputs = [*shown, photo, why_go, face]
+                # One photo, one answer: `upload` fires once per file chosen, dropped or pasted (a value set by the
+                # server, such as the inline preview, fires none); an example answers once it is in the box.
+                photo.upload(analyse_upload, [photo, model], upload_outputs, api_visibility="private", **one_shot)
+                examples.click(analyse_example, [examples, model], upload_outputs, api_visibility="private", **one_shot)
+                photo.clear(clear_upload, None, upload_outputs, api_visibility="private")
+                model.input(reanswer, [photo, model], upload_outputs, api_visibility="private", show_progress="minimal",
+                            **one_shot)
+                face_pick.input(pick_face, [face_pick, photo, model], [annotated, verdict, probs, cam, raw, face],
+                                api_visibility="private", **one_shot)
+                why_go.click(explain_face, [face, photo, model], cam, api_visibility="private", **one_shot)
+                clear.add([photo, *shown])
+                clear.click(clear_upload, None, upload_outputs, api_visibility="private")
 
             with gr.Tab("Webcam", id="webcam"):
                 gr.Markdown("**Snapshot**: take a picture. **Live**: the label updates several times a second, smoothed over frames. "
@@ -276,7 +376,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                     with gr.Tab("Snapshot"):
                         gr.HTML(camera_help)
                         with gr.Row():
-                            snap = image_bytes(config.max_image_bytes, sources=["webcam"], label="Camera")
+                            snap = image_bytes(config.max_image_bytes, sources=["webcam"], label="Camera", elem_id="snap-camera")
                             with gr.Column():
                                 snap_out = gr.Image(label="Faces found", interactive=False)
                                 snap_verdict = gr.HTML()
@@ -295,19 +395,31 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         live.stream(stream_frame, [live, live_state, model], [live_out, live_verdict, live_probs, live_state],
                                     stream_every=0.1, time_limit=config.stream_time_limit_s, concurrency_id="live",
                                     concurrency_limit=config.streams_total, api_visibility="private", show_progress="hidden")
+                # web/page.js clicks this when a running camera's box leaves the screen (any tab, the phone's "⋯" menu,
+                # another browser tab): it has released the camera and closed the stream; this rebuilds both camera
+                # boxes in the browser (hidden, then shown: Gradio's webcam starts over at "Click to Access Webcam")
+                # and clears the live answer, so coming back never shows a dead camera or a stale message.
+                camera_reset = gr.Button("reset cameras", visible="hidden", elem_id="camera-reset")
+                camera_reset.click(None, None, [snap, live, live_verdict, live_out, live_probs],
+                                   js="() => [{__type__: 'update', visible: false}, {__type__: 'update', visible: false}, '', '', null]",
+                                   ).then(None, None, [snap, live, live_verdict, live_out, live_probs],
+                                          js="async () => { await new Promise((r) => setTimeout(r, 600));"  # a frame's late answer
+                                             " return [{__type__: 'update', visible: true}, {__type__: 'update', visible: true}, '', '', null]; }")
 
             with gr.Tab("Batch", id="batch"):
                 gr.Markdown(f"Up to {config.max_batch} photos at once: every face in a gallery and in a CSV (file, face, box, emotion, "
                             f"confidence, 7 probabilities). Results and the CSV stay downloadable for "
-                            f"{math.ceil(config.retention_window_s / 60)} min, then are deleted from the server.")
-                batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input")
+                            f"{kept_for(config.retention_s, config.retention_window_s)}.", elem_id="batch-tab-text")
+                batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input", height=220)
                 batch_go = gr.Button("Analyse all", variant="primary", elem_id="batch-go")
-                batch_gallery = gr.Gallery(label="Results", columns=4, height=360)
+                batch_message = gr.HTML(elem_id="batch-message")
+                batch_gallery = gr.Gallery(label="Results", columns=4, height=360, elem_id="batch-gallery")
                 batch_table = gr.Dataframe(headers=["file", "face", "emotion (or what went wrong)", "confidence"], label="Faces",
                                            interactive=False, elem_id="batch-table", wrap=True)
-                batch_csv = gr.File(label="CSV")
-                batch_go.click(analyse_batch, [batch_in, model], [batch_gallery, batch_table, batch_csv], api_visibility="private",
-                               concurrency_id="batch", concurrency_limit=1, time_limit=120)
+                batch_csv = gr.File(label="CSV", elem_id="batch-csv", elem_classes=["csv-download"])
+                batch_go.click(analyse_batch, [batch_in, model], [batch_gallery, batch_table, batch_csv, batch_message],
+                               api_visibility="private", concurrency_id="batch", concurrency_limit=1, time_limit=120,
+                               show_progress_on=[batch_gallery])
 
             with gr.Tab("Video", id="video"):
                 lim = config.video_limits
@@ -315,8 +427,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                             f"{lim.fps:g} frames per second are analysed, the main face (the largest, then followed from "
                             "frame to frame) gives the timeline, and every face goes in the CSV (time, face, box, emotion, "
                             "confidence, 7 probabilities). The clip is decoded in memory and its file deleted from the "
-                            "server as soon as it has been read; the CSV is deleted within "
-                            f"{math.ceil(config.retention_window_s / 60)} min.")
+                            "server as soon as it has been read; the CSV stays downloadable for "
+                            f"{kept_for(config.retention_s, config.retention_window_s)}.", elem_id="video-tab-text")
                 with gr.Row():
                     with gr.Column(scale=1):
                         video_in = gr.File(file_types=[".mp4", ".webm", ".mov"], label="Video clip", elem_id="video-input")
@@ -324,23 +436,28 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         video_verdict = gr.HTML(elem_id="video-verdict")
                     with gr.Column(scale=2):
                         video_plot = gr.LinePlot(x="time", y="probability", color="emotion", title="Main face over time",
-                                                 x_title="seconds", y_title="probability", y_lim=[0, 1], elem_id="video-plot")
+                                                 x_title="seconds", y_title="probability", y_lim=[0, 1], elem_id="video-plot",
+                                                 color_map=EMOTION_COLOURS)
                 video_segments = gr.Dataframe(headers=["from (s)", "to (s)", "emotion", "frames", "mean confidence"],
                                               label="Segments (the same emotion; runs under 1 s joined to a neighbour)",
                                               interactive=False, elem_id="video-segments")
-                video_csv = gr.File(label="CSV (every face of every frame analysed)")
+                video_csv = gr.File(label="CSV (every face of every frame analysed)", elem_id="video-csv", elem_classes=["csv-download"])
                 with gr.Accordion("Raw result (JSON)", open=False):
                     video_raw = gr.JSON()
                 video_outputs = [video_verdict, video_plot, video_segments, video_csv, video_raw]
+                # The progress shows once, on the verdict (not over every output, text over text).
                 video_go.click(analyse_video, [video_in, model], video_outputs, api_visibility="private",
-                               concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
+                               concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s,
+                               show_progress_on=[video_verdict])
                 video_in.upload(analyse_video, [video_in, model], video_outputs, api_visibility="private",
-                                concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
+                                concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s,
+                                show_progress_on=[video_verdict])
 
             with gr.Tab("Stats", id="stats") as stats_tab:
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
                 with gr.Row():
-                    stats_emotions = gr.BarPlot(x="emotion", y="faces", title="Emotions seen", sort=list(service.recognizer.classes))
+                    stats_emotions = gr.BarPlot(x="emotion", y="faces", color="emotion", color_map=EMOTION_COLOURS,
+                                                title="Emotions seen", sort=list(service.recognizer.classes), elem_id="stats-emotions")
                     stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", x_title="milliseconds",
                                                x_label_angle=-40,
                                                sort=[b for b, _ in service.stats.latency_histogram()])
@@ -380,7 +497,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
 
 def event_rules(demo: gr.Blocks, max_batch: int) -> dict[int, EventRule]:
     """What each of the page's and API's events may receive, for ``web.guard.RequestGuard``."""
-    takes = {"analyse_upload": (1, False), "api_predict": (1, False), "api_explain": (1, False),
+    # The photo on screen (an inline preview once answered) goes with the model switch, the picker and "Why".
+    takes = {"analyse_upload": (1, False), "analyse_example": (0, False), "reanswer": (1, True), "pick_face": (1, True),
+             "explain_face": (1, True), "api_predict": (1, False), "api_explain": (1, False),
              "analyse_frame": (1, True), "stream_frame": (1, True), "analyse_batch": (max_batch, False),
              "api_predict_batch": (max_batch, False), "analyse_video": (1, False), "api_predict_video": (1, False)}
     rules = {}

@@ -24,15 +24,35 @@ ABOUT_MD = """## How it works
 """
 
 
+# One colour per emotion on every plot: the Okabe–Ito palette (told apart with the common colour-vision deficiencies),
+# neutral in grey. The video timeline and the Stats bars use the same map.
+EMOTION_COLOURS = {"angry": "#D55E00", "disgust": "#009E73", "fear": "#CC79A7", "happy": "#E69F00", "neutral": "#7F7F7F",
+                   "sad": "#0072B2", "surprise": "#56B4E9"}
+
+
+def _duration(seconds: float, up: bool = False) -> str:
+    if seconds < 120:
+        return f"{math.ceil(seconds) if up else math.floor(seconds):g} s"
+    return f"{math.ceil(seconds / 60) if up else math.floor(seconds / 60):g} min"
+
+
+def kept_for(retention_s: float, retention_window_s: float) -> str:
+    """How long a download stays available: at least the retention (what the janitor spares), at most one sweep
+    later. Said as a lower bound, so the page never promises more than the janitor keeps."""
+    return f"at least {_duration(retention_s)} (deleted from the server within {_duration(retention_window_s, up=True)})"
+
+
 def privacy_md(retention_window_s: float, face_view_ttl_s: float) -> str:
     """What happens to a visitor's photos, with the configured time limits (never typed by hand)."""
     return f"""## Privacy
 Your photo is decoded in memory; its EXIF data (GPS included) is dropped before anything else looks at it.
-The uploaded file is deleted from the server as soon as it has been read. The pictures shown back to you (faces
-boxed, heatmaps, the batch CSV) are deleted within {math.ceil(retention_window_s / 60)} min; the Batch tab keeps its photos in
-memory while your tab is open, so "Analyse all" works again without a re-upload. The result behind the face picker
-is kept for at most {face_view_ttl_s:g} s. Closing the tab forgets both. Live webcam frames are processed in memory and
-never written to disk. Nothing is logged but timings and error codes: no images, no file names, no face crops.
+The uploaded file is deleted from the server as soon as it has been read; the photo you then see in the box is sent
+back inline from memory, never from a file. The pictures shown back to you (faces boxed, heatmaps, the batch CSV) are
+deleted within {math.ceil(retention_window_s / 60)} min; the Batch tab keeps its photos in memory while your tab is open, so "Analyse all"
+works again without a re-upload. The result behind the face picker is kept for at most {face_view_ttl_s:g} s; after that
+the photo on your screen is simply answered again. Closing the tab forgets both. Live webcam frames are processed in
+memory and never written to disk, and the camera is turned off as soon as you leave it. Nothing is logged but timings
+and error codes: no images, no file names, no face crops.
 """
 
 
@@ -50,18 +70,30 @@ CSS = """
 .verdict-title { font-size: 1.6rem; font-weight: 700; }
 .verdict-conf { font-size: 1.2rem; font-weight: 600; }
 .verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
-.verdict-error .verdict-title { font-size: 1.2rem; color: rgb(220, 38, 38); }
-.verdict-code, .verdict-time { color: #888; font-size: 0.85rem; }
-.camera-message { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
+.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: rgb(185, 28, 28); line-height: 1.4; }
+.verdict-code, .verdict-time { color: #888; font-size: 0.8rem; }
+.camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
+.batch-note { border-left: 4px solid rgb(217, 119, 6); background: rgba(217, 119, 6, 0.08); padding: 0.5rem 0.8rem;
+              border-radius: 4px; overflow-wrap: anywhere; }
 .live-view { max-width: 100%; border-radius: 6px; }
 #live-verdict .verdict { padding: 0.2rem; }
+body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: none; }
 #live-verdict .verdict-emoji { font-size: 2.4rem; }
+/* Keyboard: a visible focus ring on the model choice and the face picker. */
+#model-choice label:focus-within, #face-pick label:focus-within { outline: 2px solid #2563eb; outline-offset: 2px; }
+/* The Batch gallery: as many columns as fit (never a fixed four that hides photos on a phone). */
+#batch-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(140px, 45%), 1fr)) !important; }
+/* Webcam: the camera and its start button within a laptop's first screen. */
+#snap-camera, #live-camera { max-height: 420px; }
 @media (max-width: 768px) {
   .verdict-emoji { font-size: 3rem; }
   #batch-table table { font-size: 0.85rem; }
   #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
   #batch-table td:first-child { max-width: 7rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .prose table { display: block; overflow-x: auto; }
+  .prose table td, .prose table th { min-width: 5.5rem; word-break: normal; overflow-wrap: normal; }
+  #video-plot { overflow-x: hidden; }
 }
 """
 
