@@ -414,3 +414,71 @@ def test_on_a_phone_the_answer_comes_into_view_after_tapping_an_example(phone, s
     box = phone.locator("#verdict .verdict-title").bounding_box()
     assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
     phone.screenshot(path=str(shots / "phone.png"))
+
+
+# /docs offline -------------------------------------------------------------------------------------------------------
+def _offline(pg, url: str) -> list[str]:
+    """Every request to anywhere but this server is aborted (the app promises to run offline); returns them."""
+    outside: list[str] = []
+    local = re.match(r"https?://[^/]+", url).group(0)
+
+    def handle(route):
+        if route.request.url.startswith(local) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    pg.route("**/*", handle)
+    return outside
+
+
+def test_the_docs_page_works_offline(browser):
+    """Swagger UI's script and styles come from this server (web.rest.docs_router), not a CDN."""
+    pytest.importorskip("swagger_ui_bundle")
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from bench.server import free_port
+    from web.rest import docs_router
+
+    app = FastAPI(title="docs check", docs_url=None)
+    app.include_router(docs_router())
+
+    @app.post("/api/predict", summary="Emotion of every face in one photo")
+    def predict() -> dict:
+        return {}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        ctx = browser.new_context(viewport=LAPTOP)
+        pg = ctx.new_page()
+        outside = _offline(pg, f"http://127.0.0.1:{port}")
+        pg.goto(f"http://127.0.0.1:{port}/docs")
+        pg.locator(".swagger-ui .opblock", has_text="/api/predict").wait_for(timeout=30_000)
+        assert outside == []
+        ctx.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_the_apps_docs_page_is_served_offline(browser, server):
+    with urllib.request.urlopen(server["url"] + "/docs", timeout=10) as r:
+        html = r.read().decode()
+    if "/docs/assets/" not in html:
+        pytest.skip("web/server.py does not serve web.rest.docs_router yet (FastAPI(docs_url=None) + include_router)")
+    ctx = browser.new_context(viewport=LAPTOP)
+    pg = ctx.new_page()
+    outside = _offline(pg, server["url"])
+    pg.goto(server["url"] + "/docs")
+    pg.locator(".swagger-ui .opblock", has_text="/api/predict").first.wait_for(timeout=30_000)
+    assert outside == []
+    ctx.close()

@@ -123,3 +123,35 @@ def router(service: EmotionService) -> APIRouter:
         return await answer(request, lambda data, client: service.predict_video(data, client, model=model), "clip.mp4")
 
     return api
+
+
+# The API's own documentation page ------------------------------------------------------------------------------
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon-32x32.png": "image/png"}
+
+
+def docs_router(title: str = "Facial emotion recognition", openapi_url: str = "/openapi.json") -> APIRouter:
+    """``GET /docs``: Swagger UI for the REST API, whole from this server. FastAPI's own page loads Swagger UI's
+    script and styles from a CDN, so it is blank offline; here they come from the ``swagger-ui-bundle-v2`` package
+    (Swagger UI 5, which reads FastAPI's OpenAPI 3.1), under ``/docs/assets/``. Use with ``FastAPI(docs_url=None)``."""
+    from fastapi import HTTPException
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse, HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    docs = APIRouter(include_in_schema=False)
+
+    @docs.get("/docs", response_class=HTMLResponse)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{title} – REST API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
+
+    @docs.get("/docs/assets/{name}")
+    def asset(name: str) -> FileResponse:
+        if name not in DOCS_ASSETS:  # only these three files of the package, by name: no path reaches the disk
+            raise HTTPException(404)
+        return FileResponse(f"{swagger_ui_path}/{name}", media_type=DOCS_ASSETS[name],
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    return docs
