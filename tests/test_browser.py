@@ -198,6 +198,8 @@ def test_try_another_then_a_photo_without_a_face(page, shots):
 
 def test_an_example_runs(page, shots):
     _fresh(page)
+    labels = [page.locator("#examples button.gallery-item").nth(i).get_attribute("aria-label") for i in range(3)]
+    assert all(label and label.startswith("Example photo") for label in labels), labels
     page.get_by_role("button", name=re.compile("grace hopper", re.I)).or_(page.locator("img[src*='grace_hopper']")).first.click()
     page.wait_for_selector("#verdict .verdict-conf")
     assert "confidence" in page.locator("#verdict").inner_text()
@@ -246,6 +248,9 @@ def test_a_file_that_is_not_an_image_gets_our_message_and_no_gradio_error(page, 
     page.wait_for_selector("#verdict .verdict-error")
     assert "Unsupported file type" in page.locator("#verdict").inner_text()
     assert page.locator("#verdict .verdict-code").inner_text().startswith("code:")
+    sizes = page.evaluate("() => ['.verdict-title', '.verdict-code'].map((c) =>"
+                          " parseFloat(getComputedStyle(document.querySelector('#verdict ' + c)).fontSize))")
+    assert sizes[0] <= 17 and sizes[1] <= 13, sizes  # a short message, the code small
     toasts = _toasts(page)
     assert not any("Error" in t or "preprocess" in t for t in toasts), toasts
 
@@ -314,6 +319,21 @@ def test_batch_refusals_are_plain_and_keep_the_results(page, server, tmp_path, s
     page.locator("#batch-csv a[href]").first.click()
     page.wait_for_selector("#batch-csv .csv-expired")
     assert "expired" in page.locator("#batch-csv .csv-expired").inner_text()
+    # More photos than allowed: said plainly on the page (no "Error" toast), and the results above stay.
+    many = []
+    for i in range(21):
+        many.append(tmp_path / f"photo_{i:02d}.jpg")
+        many[-1].write_bytes((EXAMPLES / "astronaut.jpg").read_bytes())
+    page.locator("#batch-input input[type=file]").set_input_files([str(f) for f in many])
+    page.wait_for_function("() => document.querySelector('#batch-input').innerText.includes('photo_20')")
+    top = page.locator("#batch-input").bounding_box()
+    go = page.locator("#batch-go").bounding_box()
+    assert go["y"] - top["y"] < 400, (top, go)  # 21 names do not push "Analyse all" a screen down
+    page.locator("#batch-go").click()
+    page.wait_for_function("() => document.querySelector('#batch-message').innerText.includes('at most')")
+    assert not any("Error" in t for t in _toasts(page)), _toasts(page)
+    assert "astronaut" in page.locator("#batch-table").inner_text()
+    assert page.locator("#batch-gallery img").count() >= 1
 
 
 def test_phone_batch_gallery_shows_every_photo(phone, tmp_path):
@@ -406,6 +426,43 @@ def test_the_snapshot_camera_is_released_on_leaving(laptop_camera):
     pg.locator("#snap-camera").get_by_text("Click to Access Webcam").wait_for()
 
 
+def test_the_webcam_start_buttons_are_in_the_first_screen_of_a_laptop(laptop_camera):
+    pg = laptop_camera
+    pg.get_by_role("tab", name="Webcam").click()
+    for sub in ("Snapshot", "Live"):
+        pg.get_by_role("tab", name=sub).click()
+        pg.evaluate("() => window.scrollTo(0, 0)")
+        box = pg.locator("#snap-camera" if sub == "Snapshot" else "#live-camera").get_by_text("Click to Access Webcam").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= LAPTOP["height"], (sub, box)
+
+
+def test_every_plot_uses_one_colour_per_emotion(server):
+    """The video timeline and the Stats bars share one colour-blind-safe map, a distinct colour per emotion."""
+    with urllib.request.urlopen(server["url"] + "/config", timeout=10) as r:
+        config = json.load(r)
+    maps = {c["props"].get("elem_id"): c["props"].get("color_map") for c in config["components"]
+            if c["props"].get("elem_id") in ("video-plot", "stats-emotions")}
+    assert maps["video-plot"] == maps["stats-emotions"]
+    colours = maps["video-plot"]
+    assert set(colours) == {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
+    assert len(set(colours.values())) == 7
+
+
+def test_labels_stay_on_the_photo_at_its_edges():
+    import numpy as np
+
+    from emotion.result import FaceResult, PredictionResult
+    from web.render import annotate
+
+    probs = {"angry": 0.0, "disgust": 0.0, "fear": 0.0, "happy": 0.97, "neutral": 0.03, "sad": 0.0, "surprise": 0.0}
+    image = np.zeros((300, 400, 3), np.uint8)
+    face = FaceResult((360, 260, 40, 40), 0.9, probs, False, image_box=(360, 260, 40, 40))  # bottom-right corner
+    out = annotate(PredictionResult([face], 1.0, (400, 300), image=image))
+    label = np.argwhere((out[..., 1] > 120) & (out[..., 0] < 60))  # the green label's pixels
+    assert label[:, 1].min() < 360  # shifted left to fit (it would start at x = 360 and run off the edge)
+    assert out[:, -3:].any()  # and reaches the right edge without being cut
+
+
 # The phone ---------------------------------------------------------------------------------------------------------
 def test_on_a_phone_the_answer_comes_into_view_after_tapping_an_example(phone, shots):
     phone.locator("img[src*='grace_hopper']").first.tap()
@@ -482,3 +539,29 @@ def test_the_apps_docs_page_is_served_offline(browser, server):
     pg.locator(".swagger-ui .opblock", has_text="/api/predict").first.wait_for(timeout=30_000)
     assert outside == []
     ctx.close()
+
+
+def test_phone_video_tab_fits_and_the_answer_comes_into_view(phone, tmp_path, shots):
+    from bench.video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", 2, 10, (320, 240), scene=lambda t: "astronaut.jpg")
+    leave_via_overflow(phone, "Video")
+    phone.locator("#video-go").click()  # nothing chosen yet: says what to do
+    phone.wait_for_function("() => document.querySelector('#video-verdict').innerText.includes('Add a clip')")
+    phone.locator("#video-input input[type=file]").set_input_files(str(clip))
+    phone.wait_for_selector("#video-verdict .verdict-title", timeout=90_000)
+    phone.wait_for_timeout(1500)  # the smooth scroll
+    box = phone.locator("#video-verdict .verdict-title").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    assert phone.locator(".progress-text:visible, .progress-level:visible").count() <= 1  # progress once, not thrice
+    phone.screenshot(path=str(shots / "phone_video.png"), full_page=True)
+
+
+def test_phone_about_table_reads_in_words(phone):
+    leave_via_overflow(phone, "About")
+    table = phone.locator(".prose table").first
+    table.wait_for()
+    widths = phone.evaluate("() => [...document.querySelector('.prose table').querySelectorAll('th')].map((c) => c.getBoundingClientRect().width)")
+    assert min(widths) >= 60, widths  # not a letter per line
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"] + 1

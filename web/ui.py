@@ -269,6 +269,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         keep = (gr.skip(), gr.skip(), gr.skip())
         if not paths:
             return (*keep, _note(f"Add photos first (up to {config.max_batch}), then click “Analyse all”."))
+        if len(paths) > config.max_batch:  # counted before a single photo is read
+            return (*keep, _note(f"{len(paths)} photos are selected; a batch takes at most {config.max_batch}. Remove "
+                                 f"{len(paths) - config.max_batch} and try again; the results below are from the last batch."))
         try:
             session = _session(request)
             results, csv_text = service.predict_batch([(Path(p).name, load(p, session)) for p in paths], _client(request),
@@ -496,11 +499,13 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
 
 
 def event_rules(demo: gr.Blocks, max_batch: int) -> dict[int, EventRule]:
-    """What each of the page's and API's events may receive, for ``web.guard.RequestGuard``."""
+    """What each of the page's and API's events may receive, for ``web.guard.RequestGuard``. The page's batch may name
+    a few times ``max_batch`` files: the handler counts them before reading any and says plainly how many to remove
+    (a refusal by the guard would reach the page as a bare error toast)."""
     # The photo on screen (an inline preview once answered) goes with the model switch, the picker and "Why".
     takes = {"analyse_upload": (1, False), "analyse_example": (0, False), "reanswer": (1, True), "pick_face": (1, True),
              "explain_face": (1, True), "api_predict": (1, False), "api_explain": (1, False),
-             "analyse_frame": (1, True), "stream_frame": (1, True), "analyse_batch": (max_batch, False),
+             "analyse_frame": (1, True), "stream_frame": (1, True), "analyse_batch": (4 * max_batch, False),
              "api_predict_batch": (max_batch, False), "analyse_video": (1, False), "api_predict_video": (1, False)}
     rules = {}
     for fn_index, fn in demo.fns.items():
