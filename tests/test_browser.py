@@ -350,6 +350,12 @@ def test_phone_batch_gallery_shows_every_photo(phone, tmp_path):
     boxes = [phone.locator("#batch-gallery .thumbnail-item, #batch-gallery button.gallery-item, #batch-gallery .grid-container > *")
              .nth(i).bounding_box() for i in range(4)]
     assert all(b is not None and b["width"] > 40 and b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 1 for b in boxes), boxes
+    # The table fits too: every column on screen, no header cut off.
+    phone.wait_for_function("() => document.querySelector('#batch-table').innerText.includes('grace_hopper')")
+    cut = phone.evaluate("() => [...document.querySelectorAll('#batch-table th')].filter((th) => th.offsetParent"
+                         " && (th.getBoundingClientRect().right > window.innerWidth + 1 || th.scrollWidth > th.clientWidth + 1))"
+                         ".map((th) => th.innerText)")
+    assert cut == [], cut
 
 
 # The camera's life cycle (items 1–3): frames counted on the network, camera tracks counted in the page -------------

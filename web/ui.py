@@ -351,7 +351,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         face_pick = gr.Radio(label="Face", visible=False, elem_id="face-pick")
                         probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities")
                         why_go = gr.Button("Why this emotion?", elem_id="explain-go", size="sm", interactive=False)
-                        cam = gr.Image(label="What the answer rests on (hide a part of the face, see the answer drop)",
+                        cam = gr.Image(label="What the answer rests on",  # short: the picture's own legend explains it
                                        interactive=False, height=300, elem_id="cam")
                         with gr.Accordion("Raw result (JSON)", open=False):
                             raw = gr.JSON(elem_id="raw-json")
@@ -417,8 +417,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 batch_go = gr.Button("Analyse all", variant="primary", elem_id="batch-go")
                 batch_message = gr.HTML(elem_id="batch-message")
                 batch_gallery = gr.Gallery(label="Results", columns=4, height=360, elem_id="batch-gallery")
-                batch_table = gr.Dataframe(headers=["file", "face", "emotion (or what went wrong)", "confidence"], label="Faces",
-                                           interactive=False, elem_id="batch-table", wrap=True)
+                batch_table = gr.Dataframe(headers=["file", "#", "emotion (or what went wrong)", "confidence"], label="Faces",
+                                           interactive=False, elem_id="batch-table", wrap=True,
+                                           column_widths=["21%", "10%", "39%", "30%"])  # fits a phone: no column cut off
                 batch_csv = gr.File(label="CSV", elem_id="batch-csv", elem_classes=["csv-download"])
                 batch_go.click(analyse_batch, [batch_in, model], [batch_gallery, batch_table, batch_csv, batch_message],
                                api_visibility="private", concurrency_id="batch", concurrency_limit=1, time_limit=120,

@@ -90,7 +90,10 @@ body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: no
   .verdict-emoji { font-size: 3rem; }
   #batch-table table { font-size: 0.85rem; }
   #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
-  #batch-table td:first-child { max-width: 7rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  #batch-table td:first-child { overflow-wrap: anywhere; }
+  #batch-table th, #batch-table th * { word-break: normal !important; overflow-wrap: normal !important; font-size: 0.72rem; }
+  #batch-table th { padding: 0.2rem !important; }
+  #batch-table td { white-space: normal; overflow-wrap: anywhere; }
   .prose table { display: block; overflow-x: auto; }
   .prose table td, .prose table th { min-width: 5.5rem; word-break: normal; overflow-wrap: normal; }
   #video-plot { overflow-x: hidden; }
