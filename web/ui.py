@@ -381,9 +381,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                         with gr.Row():
                             snap = image_bytes(config.max_image_bytes, sources=["webcam"], label="Camera", elem_id="snap-camera")
                             with gr.Column():
-                                snap_out = gr.Image(label="Faces found", interactive=False)
-                                snap_verdict = gr.HTML()
-                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities")
+                                snap_out = gr.Image(label="Faces found", interactive=False, elem_id="snap-view")
+                                snap_verdict = gr.HTML(elem_id="snap-verdict")
+                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities", elem_id="snap-probabilities")
                         snap.change(analyse_frame, [snap, model], [snap_out, snap_verdict, snap_probs], api_visibility="private", **one_shot)
                     with gr.Tab("Live"):
                         gr.HTML(camera_help)
@@ -393,7 +393,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                                elem_id="live-camera")
                             with gr.Column():
                                 live_out = gr.HTML(label="Live", elem_id="live-view")
-                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)")
+                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)", elem_id="live-probabilities")
                         live_state = gr.State()
                         live.stream(stream_frame, [live, live_state, model], [live_out, live_verdict, live_probs, live_state],
                                     stream_every=0.1, time_limit=config.stream_time_limit_s, concurrency_id="live",
@@ -447,7 +447,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                               interactive=False, elem_id="video-segments")
                 video_csv = gr.File(label="CSV (every face of every frame analysed)", elem_id="video-csv", elem_classes=["csv-download"])
                 with gr.Accordion("Raw result (JSON)", open=False):
-                    video_raw = gr.JSON()
+                    video_raw = gr.JSON(elem_id="video-raw-json")
                 video_outputs = [video_verdict, video_plot, video_segments, video_csv, video_raw]
                 # The progress shows once, on the verdict (not over every output, text over text).
                 video_go.click(analyse_video, [video_in, model], video_outputs, api_visibility="private",
@@ -463,10 +463,10 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                     stats_emotions = gr.BarPlot(x="emotion", y="faces", color="emotion", color_map=EMOTION_COLOURS,
                                                 title="Emotions seen", sort=list(service.recognizer.classes), elem_id="stats-emotions")
                     stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", x_title="milliseconds",
-                                               x_label_angle=-40,
+                                               x_label_angle=-40, elem_id="stats-latency",
                                                sort=[b for b, _ in service.stats.latency_histogram()])
-                stats = gr.JSON(label="Server statistics (all visitors since start-up)")
-                refresh = gr.Button("Refresh")
+                stats = gr.JSON(label="Server statistics (all visitors since start-up)", elem_id="stats-json")
+                refresh = gr.Button("Refresh", elem_id="stats-refresh")
                 refresh.click(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
                 demo.load(stats_view, None, [stats, stats_emotions, stats_latency], api_visibility="private")
             # Fresh numbers whenever the Stats tab is opened (no stale page until Refresh).
