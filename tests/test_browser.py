@@ -237,6 +237,8 @@ def test_the_face_picker_and_why_outlive_the_kept_result(page, tmp_path, shots):
     page.locator("#face-pick input[type=radio]:checked").focus()
     page.keyboard.press("ArrowLeft")
     page.wait_for_function("() => document.querySelector('#verdict').innerText.includes('face 1 of')")
+    page.locator("#explain-go").click()
+    page.wait_for_selector("#cam img", timeout=60_000)
     page.screenshot(path=str(shots / "faces.png"), full_page=True)
 
 
@@ -294,8 +296,9 @@ def test_the_api_panel_opens_on_python_and_offers_no_mcp(page):
     assert "MCP" not in " ".join(panel.locator("li.snippet:visible").all_inner_texts())
     assert "current-lang" in (panel.locator("li.snippet", has_text="Python").first.get_attribute("class") or "")
     assert panel.get_by_text("gradio_client").first.is_visible()
-    panel.locator(".banner-wrap button").first.click()
+    panel.locator(".banner-wrap > button").first.click()  # close (not the API recorder's button)
     panel.wait_for(state="detached")
+    assert page.get_by_text("Recording API Calls").count() == 0
 
 
 # Batch and video ----------------------------------------------------------------------------------------------------
@@ -334,6 +337,24 @@ def test_batch_refusals_are_plain_and_keep_the_results(page, server, tmp_path, s
     assert not any("Error" in t for t in _toasts(page)), _toasts(page)
     assert "astronaut" in page.locator("#batch-table").inner_text()
     assert page.locator("#batch-gallery img").count() >= 1
+
+
+def test_the_download_promise_is_what_the_janitor_keeps(tmp_path):
+    """Item 8: the page promises at least the janitor's retention and says when it deletes at the latest."""
+    from web.config import ServerConfig
+    from web.privacy import UploadJanitor
+    from web.ui_text import kept_for
+
+    config = ServerConfig()
+    text = kept_for(config.retention_s, config.retention_window_s)
+    at_least, within = (int(n) for n in re.findall(r"(\d+) min", text))
+    csv = tmp_path / "emotions_x.csv"
+    csv.write_text("file,face\n")
+    janitor = UploadJanitor(tmp_path, config.retention_s, config.janitor_interval_s)
+    born = csv.stat().st_mtime
+    assert janitor.sweep(now=born + at_least * 60 - 1) == 0 and csv.exists()  # still there when the page says it is
+    assert janitor.sweep(now=born + config.retention_s) == 1  # and gone by the time it says
+    assert within * 60 >= janitor.window_s
 
 
 def test_phone_batch_gallery_shows_every_photo(phone, tmp_path):
@@ -408,6 +429,7 @@ def test_phone_leaving_live_by_the_overflow_menu_stops_frames_and_camera(phone, 
     """Item 1 as reported: on a phone, ⋯ › Stats while Live is on."""
     frames = stream_requests(phone)
     start_live(phone, frames)
+    phone.locator("#live-camera").scroll_into_view_if_needed()
     phone.screenshot(path=str(shots / "phone_live.png"))
     leave_via_overflow(phone, "Stats")
     left = time.monotonic()

@@ -44,10 +44,20 @@ def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarr
     return np.asarray(im)
 
 
+def _first_sentence(message: str) -> tuple[str, str]:
+    """A message's first sentence (the headline, in red) and the rest (what to do, in quiet type)."""
+    for i, ch in enumerate(message[:-1]):
+        if ch in ".:" and message[i + 1] == " " and i > 20:
+            return message[:i + 1], message[i + 2:]
+    return message, ""
+
+
 def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) -> str:
     """The headline: a big emoji and label with a colour-coded confidence, or the error's message."""
     if isinstance(result, ErrorResult):
-        return (f'<div class="verdict verdict-error" role="status"><div class="verdict-title">⚠️ {html.escape(result.message)}</div>'
+        head, rest = _first_sentence(result.message)
+        detail = f'<div class="verdict-detail">{html.escape(rest)}</div>' if rest else ""
+        return (f'<div class="verdict verdict-error" role="status"><div class="verdict-title">⚠️ {html.escape(head)}</div>{detail}'
                 f'<div class="verdict-code">code: {html.escape(result.error)}</div></div>')
     face = result.faces[face_index]
     r, g, b = confidence_colour(face)

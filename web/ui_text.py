@@ -71,7 +71,9 @@ CSS = """
 .verdict-conf { font-size: 1.2rem; font-weight: 600; }
 .verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
 .verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: rgb(185, 28, 28); line-height: 1.4; }
+.verdict-detail { font-size: 0.9rem; color: var(--body-text-color-subdued, #555); max-width: 36rem; margin: 0.2rem auto; }
 .verdict-code, .verdict-time { color: #888; font-size: 0.8rem; }
+#live-verdict .verdict-detail { display: none; }
 .camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
 .batch-note { border-left: 4px solid rgb(217, 119, 6); background: rgba(217, 119, 6, 0.08); padding: 0.5rem 0.8rem;
