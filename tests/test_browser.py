@@ -499,6 +499,15 @@ def test_on_a_phone_the_answer_comes_into_view_after_tapping_an_example(phone, s
     box = phone.locator("#verdict .verdict-title").bounding_box()
     assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
     phone.screenshot(path=str(shots / "phone.png"))
+    # The explanation's label is not under its toolbar icons.
+    phone.locator("#explain-go").tap()
+    phone.wait_for_selector("#cam img", timeout=60_000)
+    overlap = phone.evaluate("""() => {
+      const label = document.querySelector('#cam [data-testid="block-label"]').getBoundingClientRect();
+      return [...document.querySelectorAll('#cam .icon-button-wrapper button')].map((b) => b.getBoundingClientRect())
+        .filter((b) => b.width && b.left < label.right && b.right > label.left && b.top < label.bottom && b.bottom > label.top).length;
+    }""")
+    assert overlap == 0
 
 
 # /docs offline -------------------------------------------------------------------------------------------------------
