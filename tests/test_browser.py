@@ -23,6 +23,10 @@ from bench.server import running_app
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
 FACE_VIEW_TTL_S = 3
+# Header cells of a table whose text runs past the cell (clipped) or past the screen.
+CUT_HEADERS = """(sel) => [...document.querySelectorAll(sel + ' th')].filter((th) => th.offsetParent).filter((th) =>
+  th.getBoundingClientRect().right > window.innerWidth + 1 || [th, ...th.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth + 1)
+).map((th) => th.innerText)"""
 
 
 @pytest.fixture(scope="module")
@@ -373,9 +377,7 @@ def test_phone_batch_gallery_shows_every_photo(phone, tmp_path):
     assert all(b is not None and b["width"] > 40 and b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 1 for b in boxes), boxes
     # The table fits too: every column on screen, no header cut off.
     phone.wait_for_function("() => document.querySelector('#batch-table').innerText.includes('grace_hopper')")
-    cut = phone.evaluate("() => [...document.querySelectorAll('#batch-table th')].filter((th) => th.offsetParent"
-                         " && (th.getBoundingClientRect().right > window.innerWidth + 1 || th.scrollWidth > th.clientWidth + 1))"
-                         ".map((th) => th.innerText)")
+    cut = phone.evaluate(CUT_HEADERS, "#batch-table")
     assert cut == [], cut
 
 
@@ -592,6 +594,13 @@ def test_phone_video_tab_fits_and_the_answer_comes_into_view(phone, tmp_path, sh
     assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"] + 1
     assert phone.locator(".progress-text:visible, .progress-level:visible").count() <= 1  # progress once, not thrice
+    # Every emotion's colour is on screen (the plot's own one-row legend lost sad and surprise), and no table column
+    # or header is cut off.
+    keys = phone.locator("#video-legend .emotion-key")
+    assert keys.count() == 7
+    assert all(0 <= b["x"] and b["x"] + b["width"] <= PHONE["width"] for b in (keys.nth(i).bounding_box() for i in range(7)))
+    cut = phone.evaluate(CUT_HEADERS, "#video-segments")
+    assert cut == [], cut
     phone.screenshot(path=str(shots / "phone_video.png"), full_page=True)
 
 

@@ -25,8 +25,8 @@ from web.guard import EventRule
 from web.privacy import gradio_temp_dir
 from web.render import annotate, explanation_image, verdict_html
 from web.service import EmotionService
-from web.ui_text import (ABOUT_MD, DISCLAIMER_MD, EMOTION_COLOURS, INTRO_MD, kept_for, model_info_md, models_table_md,
-                         privacy_md)
+from web.ui_text import (ABOUT_MD, DISCLAIMER_MD, EMOTION_COLOURS, INTRO_MD, kept_for, legend_html, model_info_md,
+                         models_table_md, privacy_md)
 from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -441,10 +441,13 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                     with gr.Column(scale=2):
                         video_plot = gr.LinePlot(x="time", y="probability", color="emotion", title="Main face over time",
                                                  x_title="seconds", y_title="probability", y_lim=[0, 1], elem_id="video-plot",
-                                                 color_map=EMOTION_COLOURS)
-                video_segments = gr.Dataframe(headers=["from (s)", "to (s)", "emotion", "frames", "mean confidence"],
-                                              label="Segments (the same emotion; runs under 1 s joined to a neighbour)",
-                                              interactive=False, elem_id="video-segments")
+                                                 color_map=EMOTION_COLOURS, colors_in_legend=[])
+                        gr.HTML(legend_html(), elem_id="video-legend")  # wraps on a phone, unlike the plot's own
+                video_segments = gr.Dataframe(headers=["from", "to", "emotion", "frames", "confidence"],
+                                              label="Segments, in seconds (the same emotion; runs under 1 s joined to a "
+                                                    "neighbour; confidence: their mean)",
+                                              interactive=False, elem_id="video-segments", wrap=True,
+                                              column_widths=["16%", "15%", "22%", "18%", "29%"])  # fits a phone
                 video_csv = gr.File(label="CSV (every face of every frame analysed)", elem_id="video-csv", elem_classes=["csv-download"])
                 with gr.Accordion("Raw result (JSON)", open=False):
                     video_raw = gr.JSON(elem_id="video-raw-json")
@@ -460,7 +463,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             with gr.Tab("Stats", id="stats") as stats_tab:
                 gr.Markdown("Served since start-up, in memory only: no images, no identifiers.")
                 with gr.Row():
-                    stats_emotions = gr.BarPlot(x="emotion", y="faces", color="emotion", color_map=EMOTION_COLOURS,
+                    stats_emotions = gr.BarPlot(x="emotion", y="faces", color="emotion", color_map=EMOTION_COLOURS, colors_in_legend=[],
                                                 title="Emotions seen", sort=list(service.recognizer.classes), elem_id="stats-emotions")
                     stats_latency = gr.BarPlot(x="latency", y="requests", title="End-to-end latency", x_title="milliseconds",
                                                x_label_angle=-40, elem_id="stats-latency",

@@ -30,6 +30,14 @@ EMOTION_COLOURS = {"angry": "#D55E00", "disgust": "#009E73", "fear": "#CC79A7", 
                    "sad": "#0072B2", "surprise": "#56B4E9"}
 
 
+def legend_html() -> str:
+    """The emotions' colours as a legend that wraps on a narrow screen (the plot's own legend is one row, cut off on a
+    phone)."""
+    items = "".join(f'<span class="emotion-key"><span class="swatch" style="background:{c}"></span>{e}</span>'
+                    for e, c in EMOTION_COLOURS.items())
+    return f'<div class="emotion-legend" aria-label="Colours of the emotions">{items}</div>'
+
+
 def _duration(seconds: float, up: bool = False) -> str:
     if seconds < 120:
         return f"{math.ceil(seconds) if up else math.floor(seconds):g} s"
@@ -82,6 +90,9 @@ CSS = """
 #live-verdict .verdict { padding: 0.2rem; }
 body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: none; }
 #live-verdict .verdict-emoji { font-size: 2.4rem; }
+.emotion-legend { display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; justify-content: center; font-size: 0.85rem; }
+.emotion-key { display: inline-flex; align-items: center; gap: 0.3rem; white-space: nowrap; }
+.emotion-key .swatch { width: 0.9rem; height: 0.9rem; border-radius: 50%; display: inline-block; }
 /* Keyboard: a visible focus ring on the model choice and the face picker. */
 #model-choice label:focus-within, #face-pick label:focus-within { outline: 2px solid #2563eb; outline-offset: 2px; }
 /* The Batch gallery: as many columns as fit (never a fixed four that hides photos on a phone). */
@@ -93,6 +104,12 @@ body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: no
   #batch-table table { font-size: 0.85rem; }
   #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
   #batch-table td:first-child { overflow-wrap: anywhere; }
+  #video-segments th, #video-segments th * { word-break: normal !important; overflow-wrap: normal !important; font-size: 0.72rem; }
+  #video-segments th { padding: 0.2rem !important; }
+  #video-segments th .cell-wrap, #batch-table th .cell-wrap { padding: 0 0.1rem !important; gap: 0 !important; }
+  #video-segments th .cell-menu-button, #batch-table th .cell-menu-button { display: none !important; }
+  #video-segments table { font-size: 0.85rem; }
+  #video-segments td { padding: 0.25rem 0.3rem; }
   #batch-table th, #batch-table th * { word-break: normal !important; overflow-wrap: normal !important; font-size: 0.72rem; }
   #batch-table th { padding: 0.2rem !important; }
   #batch-table td { white-space: normal; overflow-wrap: anywhere; }
