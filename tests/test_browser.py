@@ -23,6 +23,7 @@ from bench.server import running_app
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
 FACE_VIEW_TTL_S = 3
+BATCH_LIMIT = 12  # batch photos per minute per visitor
 # Header cells of a table whose text runs past the cell (clipped) or past the screen.
 CUT_HEADERS = """(sel) => [...document.querySelectorAll(sel + ' th')].filter((th) => th.offsetParent).filter((th) =>
   th.getBoundingClientRect().right > window.innerWidth + 1 || [th, ...th.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth + 1)
@@ -35,7 +36,8 @@ def server(tmp_path_factory):
     face-picker memory, so that the picker's "kept while the photo is on screen" is checked in seconds."""
     tmp = tmp_path_factory.mktemp("browser")
     (tmp / "gradio").mkdir()
-    env = dict(EMOTION_RATE_LIMIT="300", EMOTION_FACE_VIEW_TTL_S=str(FACE_VIEW_TTL_S))
+    env = dict(EMOTION_RATE_LIMIT="300", EMOTION_FACE_VIEW_TTL_S=str(FACE_VIEW_TTL_S), EMOTION_BATCH_PHOTO_LIMIT=str(BATCH_LIMIT),
+               FORWARDED_ALLOW_IPS="127.0.0.1")  # a context may pose as another visitor (its own allowances)
     with running_app(tmp / "gradio", tmp / "server.log", **env) as (url, _, _):
         yield {"url": url, "temp": tmp / "gradio", "log": tmp / "server.log"}
 
@@ -359,6 +361,22 @@ def test_the_download_promise_is_what_the_janitor_keeps(tmp_path):
     assert janitor.sweep(now=born + at_least * 60 - 1) == 0 and csv.exists()  # still there when the page says it is
     assert janitor.sweep(now=born + config.retention_s) == 1  # and gone by the time it says
     assert within * 60 >= janitor.window_s
+
+
+def test_a_batch_over_the_allowance_says_when_and_keeps_the_results(browser, server):
+    """"Wait N s" arrives as a plain note, not an "Error" toast, and the results already shown stay."""
+    ctx = browser.new_context(viewport=LAPTOP, extra_http_headers={"X-Forwarded-For": "10.22.0.1"})  # a visitor of its own
+    pg = open_page(ctx, server["url"])
+    pg.get_by_role("tab", name="Batch").click()
+    photos = [str(EXAMPLES / "astronaut.jpg")] * 8
+    pg.locator("#batch-input input[type=file]").set_input_files(photos)
+    pg.locator("#batch-go").click()
+    pg.wait_for_function("() => document.querySelector('#batch-table').innerText.includes('astronaut')", timeout=60_000)
+    pg.locator("#batch-go").click()  # 8 more: over the 12 a minute
+    pg.wait_for_function("() => /wait|minute/i.test(document.querySelector('#batch-message').innerText)", timeout=30_000)
+    assert not any("Error" in t for t in _toasts(pg)), _toasts(pg)
+    assert "astronaut" in pg.locator("#batch-table").inner_text() and pg.locator("#batch-gallery img").count() >= 1
+    ctx.close()
 
 
 def test_phone_batch_gallery_shows_every_photo(phone, tmp_path):
