@@ -429,6 +429,7 @@ def test_leaving_live_by_a_tab_stops_frames_and_camera_and_coming_back_works(lap
     assert pg.locator("#live-camera").get_by_role("button", name="capture photo").count() == 0
     start_live(pg, frames)  # works again without a reload
     assert tracks_live(pg) == 1
+    pg.locator("#live-verdict .verdict").first.wait_for(state="visible")  # and answers are shown again
 
 
 def test_leaving_live_when_the_page_is_hidden_stops_frames_and_camera(laptop_camera):
