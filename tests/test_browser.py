@@ -142,6 +142,19 @@ def test_replacing_a_shown_photo_is_answered_once(page, server):
     page.wait_for_function("() => document.querySelector('#verdict').innerText.includes('Neutral')")
     page.wait_for_timeout(1500)  # a second answer would have arrived by now
     assert _stats(server)["requests"] - before == 1
+    # Dropped over the shown photo: one answer too.
+    import base64
+
+    before = _stats(server)["requests"]
+    dropped = page.evaluate_handle("""async (b64) => {
+      const blob = await (await fetch('data:image/jpeg;base64,' + b64)).blob();
+      const dt = new DataTransfer(); dt.items.add(new File([blob], 'dropped.jpg', {type: 'image/jpeg'})); return dt; }""",
+                                   base64.b64encode((EXAMPLES / "astronaut.jpg").read_bytes()).decode())
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event("#photo-input .upload-container", event, {"dataTransfer": dropped})
+    page.wait_for_function("() => document.querySelector('#verdict').innerText.includes('Happy')")
+    page.wait_for_timeout(1500)
+    assert _stats(server)["requests"] - before == 1
 
 
 def test_switching_the_model_answers_the_shown_photo_again_and_names_it(page, server):
