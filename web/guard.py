@@ -45,7 +45,7 @@ _TRIM_AFTER_BYTES = 4 * 2**20  # after a body this large is answered, freed memo
 # component_server, run history, vibe editing, login, monitoring … are refused before Gradio sees them).
 _GRADIO_ALLOWED = {
     "GET": re.compile(rf"^{API}/(?:info|openapi\.json|queue/data|queue/status|upload_progress|startup-events|theme\.css|"
-                      rf"app_id|mcp/schema|file=.*|file/.*|heartbeat/[^/]+|call(?:/v2)?/[A-Za-z0-9_\-]+/[^/]+)/?$", re.S),
+                      rf"app_id|file=.*|file/.*|heartbeat/[^/]+|call(?:/v2)?/[A-Za-z0-9_\-]+/[^/]+)/?$", re.S),
     "POST": re.compile(rf"^{API}/(?:upload|queue/join|cancel|reset|call(?:/v2)?/[A-Za-z0-9_\-]+|stream/[A-Za-z0-9_\-]+"
                        rf"(?:/close)?)/?$"),
 }

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
 from web.connections import trusted_list
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
-from web.rest import router
+from web.rest import docs_router, router
 from web.service import EmotionService
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
 from web.ui_text import CSS
@@ -48,7 +48,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     """The whole server for ``service``; nothing starts until an ASGI server runs it."""
     # Examples are served from their own folder, never copied into the upload folder (where the janitor deletes all).
     gr.set_static_paths([str(EXAMPLES_DIR)])
-    api = FastAPI(title="Facial emotion recognition")
+    api = FastAPI(title="Facial emotion recognition", docs_url=None)  # /docs comes from docs_router: no CDN, works offline
 
     # On the event loop, never in the worker threads that requests wait in: /health answers whatever the load.
     @api.get("/health")
@@ -73,13 +73,9 @@ def create_app(service: EmotionService, config: ServerConfig):
         """docs/API.md as a page: the result schema and error codes the API page points to."""
         return _markdown_page(DOCS / "API.md", "HTTP API")
 
-    @api.get("/gradio_api/mcp/schema", include_in_schema=False)
-    def no_mcp() -> JSONResponse:
-        """Gradio's API page asks for an MCP schema even when MCP is off; answer "none" instead of a 404 in the console."""
-        return JSONResponse([])
-
     service.configure_video(config.video_limits)
     api.include_router(router(service))
+    api.include_router(docs_router())
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
