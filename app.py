@@ -21,10 +21,12 @@ def main() -> None:
     from emotion.recognizer import EmotionRecognizer
     from web.config import ServerConfig
     from web.connections import limited_protocol
+    from web.memory import configure_allocator
     from web.privacy import UploadJanitor
     from web.server import create_app
     from web.service import EmotionService
 
+    configure_allocator()  # before any thread: big buffers go back to the system when freed
     config = ServerConfig.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     models = [m for m, path in config.pipeline.model_paths.items() if m == "accurate" or Path(path).is_file()]

@@ -47,7 +47,6 @@ class EmotionService:
         self.concurrency = max(1, concurrency)
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self.max_waiting, self._waiting, self._waiting_lock = max_waiting, 0, threading.Lock()
-        self._trimmed = 0.0
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
         self.video_limits = VideoLimits()
@@ -90,8 +89,7 @@ class EmotionService:
                 with self._waiting_lock:
                     self._waiting -= 1
                     idle = self._waiting == 0
-                if idle and time.monotonic() - self._trimmed > 1.0:  # the last one out returns the heap's free pages
-                    self._trimmed = time.monotonic()
+                if idle:  # the last one out returns the heap's free pages (one trim at a time; others skip)
                     threading.Thread(target=return_memory, name="trim", daemon=True).start()
 
     def explain(self, result: PredictionResult, face: int, client: str = "local") -> Explanation | ErrorResult:
