@@ -13,6 +13,11 @@ floor that keeps FER-2013 where it was), the one with the best ``dev accuracy + 
 
 Members are built from their ONNX files, not from checkpoints, so the ensemble can be rebuilt in any later session
 from what the repository holds (``models/members/``).
+
+A new member's FER+ head share β is chosen jointly with the weights, before it is exported: ``--choose`` takes
+members as ONNX files (fixed) or as run checkpoints (``runs/m2/best.pt``: both heads' flip-TTA logits, any β on a grid
+is exact since the folded head is linear in β), applies the same rule to every (β, weights) on the grids, and prints
+the ``train.export`` command of each checkpoint at its β and the ``train.ensemble`` command that builds the result.
 """
 
 from __future__ import annotations
@@ -96,6 +101,42 @@ def choose(members: list[Member], y_val, major, devset, min_publictest: float, s
     return tuple(best["weights"]), rows
 
 
+def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, min_publictest: float, step: float,
+                      beta_step: float = 0.1) -> dict:
+    """``--choose``: the best (β per checkpoint member, weights) by the rule, on PublicTest + dev; nothing exported."""
+    from train.calibration import fit_temperature
+    from train.tune import validation_logits
+
+    val = load_fer2013(data)["val"]
+    y, major = val.labels, ferplus.majority_labels(val.sources, ferplus.load_votes(votes))
+    devset = dev_crops.load(dev_path)
+    x_val = preprocess_faces(val.images)
+    options: list[list[tuple[float | None, np.ndarray, np.ndarray]]] = []  # per member: (β, val, dev) candidates
+    for path in paths:
+        if path.endswith(".onnx"):
+            m = load_members([Path(path)], x_val, devset.inputs())[0]
+            options.append([(None, m.val, m.dev)])
+            continue
+        _, _, _, (vm, va), (dm, da) = validation_logits(path, data, dev_path)
+        cands = []
+        for beta in np.round(np.arange(0, 1 + 1e-9, beta_step), 3):
+            v, d = (1 - beta) * vm + beta * va, (1 - beta) * dm + beta * da
+            t = fit_temperature(np.concatenate([v, d]), np.concatenate([y, devset.labels]))  # as train.export fits it
+            cands.append((float(beta), v / t, d / t))
+        options.append(cands)
+    best, grid = None, simplex(len(paths), step)
+    for combo in itertools.product(*options):
+        for w in grid:
+            val_l = sum(wi * c[1] for wi, c in zip(w, combo))
+            s = evaluate(val_l, sum(wi * c[2] for wi, c in zip(w, combo)), y, major, devset)
+            score = s["dev_all"] + 0.5 * s["ferplus_publictest"]
+            key = (s["publictest"] >= min_publictest, score, s["publictest"])
+            if best is None or key > best[0]:
+                best = (key, [c[0] for c in combo], list(w), s)
+    _, betas, weights, scores = best
+    return {"betas": betas, "weights": weights, "scores": scores, "floor_met": best[0][0]}
+
+
 def build_graph(members: list[Member], weights: tuple[float, ...]) -> onnx.ModelProto:
     """One graph: the input ``image`` feeds every member (prefixed ``m{i}_``); logits and CAMs are summed with the
     coefficients ``w_i / T_i``. Members with no weight are left out."""
@@ -134,7 +175,10 @@ def sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m train.ensemble", description=__doc__.splitlines()[0])
-    p.add_argument("--members", nargs="+", required=True, type=Path, help="member ONNX files (python -m train.export)")
+    p.add_argument("--members", nargs="+", required=True, type=Path, help="member ONNX files (python -m train.export); "
+                   "with --choose also run checkpoints (best.pt)")
+    p.add_argument("--choose", action="store_true", help="choose each checkpoint member's β with the weights, print the "
+                   "export and ensemble commands, build nothing")
     p.add_argument("--data", required=True, help="FER-2013 (PublicTest chooses the weights and calibrates)")
     p.add_argument("--ferplus", default="../shared/fer2013/ferplus_votes.csv", help="FER+ votes (majority labels)")
     p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output")
@@ -144,6 +188,21 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--min-publictest", type=float, default=PREVIOUS_PUBLICTEST)
     p.add_argument("--certain-accuracy", type=float, default=0.8)
     a = p.parse_args(argv)
+    if a.choose:
+        c = choose_with_heads([str(m) for m in a.members], a.data, a.ferplus, a.dev_crops, a.min_publictest, a.step)
+        print(json.dumps(c, indent=2))
+        onnx_paths = []
+        for m, beta in zip(a.members, c["betas"]):
+            if beta is None:
+                onnx_paths.append(str(m))
+                continue
+            out = f"models/members/{m.parent.name}.onnx"
+            onnx_paths.append(out)
+            print(f"python -m train.export --checkpoint {m} --data {a.data} --out {out} --head-mix {beta:g} "
+                  f"--calibrate-on publictest+dev --dev-crops {a.dev_crops} --model-version {MODEL_VERSION}-{m.parent.name}")
+        print(f"python -m train.ensemble --members {' '.join(onnx_paths)} --data {a.data} --dev-crops {a.dev_crops} "
+              f"--weights {' '.join(f'{w:g}' for w in c['weights'])} --out {a.out}")
+        return c
 
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images), val.labels

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--calibrate-on", choices=("publictest", "publictest+dev"), default="publictest")
     p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output, for --calibrate-on publictest+dev")
     p.add_argument("--certain-accuracy", type=float, default=0.8, help="accuracy wanted above the 'uncertain' threshold")
+    p.add_argument("--model-version", default=MODEL_VERSION, help="recorded in the metadata (e.g. 1.3.0-m2 for an ensemble member)")
     p.add_argument("--train-command", default=None, help="the training command to record (default: from the checkpoint's config)")
     a = p.parse_args(argv)
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     commands = chain_commands(Path(a.checkpoint).parent)  # every start/resume, earlier --init runs first
     train_cmd = a.train_command or (" ; then ".join(commands) if commands else _train_command(cfg))
     metadata = {
-        "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": ck.arch,
+        "name": "emotion_classifier", "model_version": a.model_version, "architecture": ck.arch,
         "classes": list(CLASSES), "input_name": "image", "input_size": size,
         "input_layout": f"NCHW float32 (N, 1, {size}, {size}): greyscale face crop resized with PIL bilinear, values in [0, 1]",
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
