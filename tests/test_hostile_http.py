@@ -301,3 +301,17 @@ def test_a_progressive_jpeg_scan_bomb_is_refused_before_decoding(server):
     out = Wire(server["url"], "10.9.2.2").predict_file("bomb.jpg", bomb)
     assert out["error"] == "invalid_image"
     _alive_and_serving(server, "10.9.2.3")
+
+
+def test_an_upload_waiting_to_be_read_is_not_served_back(server):
+    """B12: a pending upload is the client's raw file (GPS included): nobody fetches it by its path."""
+    from tests.corpus import gps_jpeg
+
+    wire = Wire(server["url"], "10.9.3.1")
+    path = wire.upload("gps.jpg", gps_jpeg())
+    assert Path(path).is_file()  # not read yet
+    for url in (f"{server['url']}/gradio_api/file={path}", f"{server['url']}/gradio_api/file/{path.lstrip('/')}"):
+        r = httpx.get(url, timeout=5)
+        assert r.status_code == 404 and r.json()["error"] == "invalid_request", url
+    r = httpx.get(f"{server['url']}/gradio_api/file={EXAMPLES / 'astronaut.jpg'}", timeout=5)
+    assert r.status_code == 200  # the examples are still served

@@ -87,7 +87,8 @@ class RequestGuard:
                  streams_per_client: int, streams_total: int, flood_per_minute: int = 1200,
                  body_limits: dict[str, int] | None = None, upload_mb_per_minute: int = 400,
                  inflight_per_client: int = 128 * 2**20, inflight_total: int = 512 * 2**20,
-                 keyword_args: dict[str, set[str]] | None = None):
+                 keyword_args: dict[str, set[str]] | None = None,
+                 uploaded: Callable[[], set[str]] = set):
         self.app = app
         self.rules_by_fn, self.fn_by_api_name = rules_by_fn, fn_by_api_name
         self.read_roots = [Path(os.path.realpath(r)) for r in read_roots]
@@ -100,6 +101,7 @@ class RequestGuard:
         self.body_limits = body_limits or {}  # routes of our own with a larger body (the REST upload)
         self.inflight_per_client, self.inflight_total_max = inflight_per_client, inflight_total
         self.keyword_args = keyword_args or {}  # each API name's parameter names, for /call/v2/<name>
+        self.uploaded = uploaded  # the paths clients uploaded (Gradio's upload_file_set)
         self.inflight: dict[str, int] = {}  # body bytes being received or handled, per client
         self.inflight_total = 0
         # Events admitted but not yet in Gradio's queue (their join is still being handled): counted with the queue,
@@ -120,6 +122,18 @@ class RequestGuard:
         finally:
             for release in held:
                 release()
+
+    def _is_upload(self, path: str) -> bool:
+        for prefix in (f"{API}/file=", f"{API}/file/"):
+            if path.startswith(prefix):
+                target = path[len(prefix):]
+                uploaded = self.uploaded()
+                try:
+                    real = os.path.realpath(target if target.startswith("/") else "/" + target)
+                except (OSError, ValueError):
+                    return True
+                return target in uploaded or real in uploaded
+        return False
 
     def _route_allowed(self, method: str, route: str) -> bool:
         if route == API or route.startswith(API + "/"):
@@ -158,6 +172,10 @@ class RequestGuard:
         route = path.rstrip("/")
         if not self._route_allowed(method, route or "/"):
             raise Refusal(404, "invalid_request", "This address is not part of this app's API.")
+        if method in ("GET", "HEAD") and self._is_upload(path):
+            # An upload waiting to be read is the client's raw file (EXIF and GPS included): never served back to
+            # anyone who learns its path. The page previews its own copy; what it shows back comes inline.
+            raise Refusal(404, "invalid_request", "Uploaded files are not served back.")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         has_body = method in ("POST", "PUT", "PATCH") or "content-length" in headers or "transfer-encoding" in headers
         if not has_body:

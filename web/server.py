@@ -96,5 +96,5 @@ def create_app(service: EmotionService, config: ServerConfig):
         flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
-        keyword_args=_keyword_args(demo))
+        keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
     return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))
