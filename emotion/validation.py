@@ -71,6 +71,15 @@ def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_b
         if len(data) > max_bytes:
             raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
         return data
+    data = _read_file(source, max_bytes, refuse_larger=True)
+    if len(data) > max_bytes:
+        raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
+    return data
+
+
+def _read_file(source: str | os.PathLike, limit: int, refuse_larger: bool) -> bytes:
+    """At most ``limit`` + 1 bytes of a regular file (never a device, FIFO or folder); with ``refuse_larger`` a file
+    over ``limit`` is refused before anything is read."""
     path = Path(source)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores the flag
@@ -78,14 +87,11 @@ def read_bytes(source: str | os.PathLike | bytes | bytearray | memoryview, max_b
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):  # a device (/dev/zero), FIFO or folder: never read it
                 raise ImageRejected("invalid_image", "The file could not be opened. Upload an image file.")
-            if st.st_size > max_bytes:
-                raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
-            data = fh.read(max_bytes + 1)  # bounded even if the file grows while we read it
+            if refuse_larger and st.st_size > limit:
+                raise ImageRejected("file_too_large", max_mb=limit / 2**20)
+            return fh.read(limit + 1)  # bounded even if the file grows while we read it
     except (OSError, ValueError) as e:  # missing, a folder, unreadable, bad path string
         raise ImageRejected("invalid_image", "The file could not be opened. Upload an image file.") from e
-    if len(data) > max_bytes:
-        raise ImageRejected("file_too_large", max_mb=max_bytes / 2**20)
-    return data
 
 
 def validate_image(source: ImageSource, max_bytes: int = 20 * 2**20, work_max_side: int = WORK_MAX_SIDE,
@@ -130,20 +136,24 @@ def _check_dimensions(w: int, h: int, fmt: str = "JPEG") -> None:
         raise ImageRejected("image_too_small", min_side=MIN_SIDE)
 
 
-def decode_cost(source: ImageSource, max_bytes: int = 20 * 2**20) -> int:
+HEADER_BYTES = 256 * 1024
+
+
+def decode_cost(source: ImageSource) -> int:
     """What decoding ``source`` costs, in photos of a per-client allowance: a 24 MP PNG of 100 KB is as much work as
     several ordinary photos, so a client pays for pixels, not for requests. From the header only; 1 when it cannot
     be read (validation then refuses it cheaply)."""
     if isinstance(source, (np.ndarray, Image.Image)):
         return 1
-    try:
-        data = read_bytes(source, max_bytes)
-        fmt = sniff_format(data[:16])
+    try:  # the header only: a JPEG's size sits after its EXIF (at most a few 64 KB segments)
+        head = bytes(source[:HEADER_BYTES]) if isinstance(source, (bytes, bytearray, memoryview)) else \
+            _read_file(source, HEADER_BYTES, refuse_larger=False)
+        fmt = sniff_format(head[:16])
         if fmt is None:
             return 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            w, h = Image.open(io.BytesIO(data), formats=[fmt]).size
+            w, h = Image.open(io.BytesIO(head), formats=[fmt]).size
     except Exception:  # noqa: BLE001 - anything unreadable is refused by validation at the cost of one photo
         return 1
     per = DRAFT_DECODE_MEGAPIXELS_PER_PHOTO if fmt == "JPEG" else FULL_DECODE_MEGAPIXELS_PER_PHOTO

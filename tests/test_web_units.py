@@ -230,12 +230,10 @@ def test_example_photos_are_read_but_never_deleted(tmp_path):
 
 def test_the_client_is_the_rightmost_untrusted_hop_even_when_every_proxy_is_trusted(tmp_path):
     """B9: with FORWARDED_ALLOW_IPS=* a client that writes its own X-Forwarded-For entries cannot pick its identity."""
-    from web.connections import ConnectionLimits
     from web.proxy import client_address
 
-    hops = ConnectionLimits(trusted=("10.0.0.0/8",))
-    assert client_address("1.2.3.4, 5.6.7.8, 10.0.0.7", hops) == "5.6.7.8"
-    assert client_address("forged, 5.6.7.8", ConnectionLimits()) == "5.6.7.8"
+    assert client_address("1.2.3.4, 5.6.7.8, 10.0.0.7", ("10.0.0.0/8",)) == "5.6.7.8"
+    assert client_address("forged, 5.6.7.8", ()) == "5.6.7.8"
     app = _guard(tmp_path, _Events(), trusted=["*"], flood_per_minute=2)
     codes = [_post(app, "/gradio_api/call/predict", {"data": [None]}, {"X-Forwarded-For": f"9.9.9.{i}, 8.8.8.8"}).status_code
              for i in range(3)]

@@ -72,6 +72,13 @@ def load_members(paths: list[Path], x_val: np.ndarray, x_dev: np.ndarray) -> lis
     return out
 
 
+def validation(data: str, votes: str, dev_path: str):
+    """PublicTest (faces, model input, FER-2013 labels, FER+ majority labels) and the dev crops: all that chooses."""
+    val = load_fer2013(data)["val"]
+    return (val, preprocess_faces(val.images), val.labels, ferplus.majority_labels(val.sources, ferplus.load_votes(votes)),
+            dev_crops.load(dev_path))
+
+
 def simplex(n: int, step: float) -> list[tuple[float, ...]]:
     """Every weight vector of ``n`` non-negative multiples of ``step`` that sum to 1."""
     k = round(1 / step)
@@ -107,10 +114,7 @@ def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, mi
     from train.calibration import fit_temperature
     from train.tune import validation_logits
 
-    val = load_fer2013(data)["val"]
-    y, major = val.labels, ferplus.majority_labels(val.sources, ferplus.load_votes(votes))
-    devset = dev_crops.load(dev_path)
-    x_val = preprocess_faces(val.images)
+    val, x_val, y, major, devset = validation(data, votes, dev_path)
     options: list[list[tuple[float | None, np.ndarray, np.ndarray]]] = []  # per member: (β, val, dev) candidates
     for path in paths:
         if path.endswith(".onnx"):
@@ -145,6 +149,9 @@ def build_graph(members: list[Member], weights: tuple[float, ...]) -> onnx.Model
     first = None
     for i, (m, w) in enumerate(used):
         model = onnx.load(str(m.path))
+        if first is None:  # the contract (input, outputs) as the first member states it, before prefixing
+            first, contract_in, contract_out = model, onnx.ValueInfoProto(), list(model.graph.output)
+            contract_in.CopyFrom(model.graph.input[0])
         model = compose.add_prefix(model, f"m{i}_")
         g = model.graph
         nodes.append(helper.make_node("Identity", ["image"], [g.input[0].name], name=f"m{i}_feed"))
@@ -153,15 +160,13 @@ def build_graph(members: list[Member], weights: tuple[float, ...]) -> onnx.Model
         infos.extend(g.value_info)
         for op in model.opset_import:
             opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
-        first = first or model
         coef = np.array(w / m.clf.temperature, dtype=np.float32)
         inits.append(numpy_helper.from_array(coef, f"m{i}_coef"))
         nodes.append(helper.make_node("Mul", [f"m{i}_logits", f"m{i}_coef"], [f"m{i}_wlogits"], name=f"m{i}_wl"))
         nodes.append(helper.make_node("Mul", [f"m{i}_cam", f"m{i}_coef"], [f"m{i}_wcam"], name=f"m{i}_wc"))
     nodes.append(helper.make_node("Sum", [f"m{i}_wlogits" for i in range(len(used))], ["logits"], name="ensemble_logits"))
     nodes.append(helper.make_node("Sum", [f"m{i}_wcam" for i in range(len(used))], ["cam"], name="ensemble_cam"))
-    src = onnx.load(str(used[0][0].path)).graph
-    graph = helper.make_graph(nodes, "emotion_ensemble", [src.input[0]], list(src.output), inits, value_info=infos)
+    graph = helper.make_graph(nodes, "emotion_ensemble", [contract_in], contract_out, inits, value_info=infos)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
                               producer_name="train.ensemble")
     model.ir_version = first.ir_version
@@ -204,10 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"--weights {' '.join(f'{w:g}' for w in c['weights'])} --out {a.out}")
         return c
 
-    val = load_fer2013(a.data)["val"]
-    x_val, y_val = preprocess_faces(val.images), val.labels
-    major = ferplus.majority_labels(val.sources, ferplus.load_votes(a.ferplus))
-    devset = dev_crops.load(a.dev_crops)
+    _, x_val, y_val, major, devset = validation(a.data, a.ferplus, a.dev_crops)
     members = load_members(a.members, x_val, devset.inputs())
     for m in members:
         s = evaluate(m.val, m.dev, y_val, major, devset)

@@ -35,21 +35,26 @@ class ConnectionLimits:
     trusted: tuple[str, ...] = ()  # proxies (IPs or networks, "*" = any) exempt from ``per_peer``
 
     def is_trusted(self, host: str | None) -> bool:
-        if not host or not self.trusted:
-            return False
-        if "*" in self.trusted:
-            return True
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            return host in self.trusted
-        for entry in self.trusted:
-            try:
-                if addr in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                continue
+        return is_trusted(host, self.trusted)
+
+
+def is_trusted(host: str | None, entries: tuple[str, ...]) -> bool:
+    """``host`` is one of ``entries`` (IPs or networks; "*" = any)."""
+    if not host or not entries:
         return False
+    if "*" in entries:
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host in entries
+    for entry in entries:
+        try:
+            if addr in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def limited_protocol(limits: ConnectionLimits) -> type[H11Protocol]:

@@ -151,15 +151,11 @@ class RequestGuard:
             raise Refusal(429, "busy", "You are already sending a lot at once. Wait for those answers, then try again.", 5)
         if self.inflight_total + length > self.inflight_total_max:
             raise Refusal(503, "busy", MESSAGES["busy"], 5)
-        self.inflight[client] = mine + length
+        _count(self.inflight, client, length)
         self.inflight_total += length
 
         def release():
-            left = self.inflight.get(client, 0) - length
-            if left > 0:
-                self.inflight[client] = left
-            else:
-                self.inflight.pop(client, None)
+            _count(self.inflight, client, -length)
             self.inflight_total -= length
             if length >= _TRIM_AFTER_BYTES:
                 return_memory()
@@ -227,16 +223,8 @@ class RequestGuard:
         if rule.continues:
             return
         key = (client, rule.stream)
-        self.pending[key] = self.pending.get(key, 0) + 1
-
-        def release():
-            left = self.pending.get(key, 0) - 1
-            if left > 0:
-                self.pending[key] = left
-            else:
-                self.pending.pop(key, None)
-
-        held.append(release)
+        _count(self.pending, key, 1)
+        held.append(lambda: _count(self.pending, key, -1))
 
     def _pending(self, client: str | None, stream: bool) -> int:
         if client is not None:
@@ -319,6 +307,15 @@ class RequestGuard:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+def _count(counts: dict, key, n: int) -> None:
+    """Add ``n`` to ``counts[key]``; a key that reaches 0 is dropped (the dicts stay as small as what is in flight)."""
+    left = counts.get(key, 0) + n
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
 def _client(scope) -> str:
     c = scope.get("client")
     return c[0] if c else "unknown"

@@ -9,7 +9,7 @@ trusted, so the client is the last hop the proxy appended. ``X-Forwarded-Proto``
 
 from __future__ import annotations
 
-from web.connections import ConnectionLimits
+from web.connections import is_trusted
 
 
 class ClientFromProxy:
@@ -17,13 +17,13 @@ class ClientFromProxy:
 
     def __init__(self, app, trusted: tuple[str, ...]):
         self.app = app
-        self.peers = ConnectionLimits(trusted=trusted)  # who may set the headers at all ("*": anyone)
-        self.hops = ConnectionLimits(trusted=tuple(t for t in trusted if t != "*"))  # proxies inside the chain
+        self.peers = tuple(trusted)  # who may set the headers at all ("*": anyone)
+        self.hops = tuple(t for t in trusted if t != "*")  # proxies inside the chain
 
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
             peer = scope.get("client")
-            if peer and self.peers.is_trusted(peer[0]):
+            if peer and is_trusted(peer[0], self.peers):
                 headers = dict_of(scope.get("headers", []))
                 forwarded = headers.get(b"x-forwarded-for")
                 if forwarded:
@@ -38,11 +38,11 @@ class ClientFromProxy:
         return await self.app(scope, receive, send)
 
 
-def client_address(x_forwarded_for: str, hops: ConnectionLimits) -> str | None:
+def client_address(x_forwarded_for: str, hops: tuple[str, ...]) -> str | None:
     """The rightmost entry of the header that is not a trusted proxy (the leftmost when all are)."""
     entries = [e.strip() for e in x_forwarded_for.split(",") if e.strip()]
     for entry in reversed(entries):
-        if not hops.is_trusted(entry):
+        if not is_trusted(entry, hops):
             return entry[:64]
     return entries[0][:64] if entries else None
 

@@ -80,7 +80,7 @@ class EmotionService:
         """Count a request as waiting or running while it is; False (not counted) when running + waiting already
         reach the bound: the caller answers ``busy`` at once instead of queueing without end."""
         with self._waiting_lock:
-            admitted = self._waiting < self.max_waiting + self.concurrency
+            admitted = not self._full()
             self._waiting += admitted
         try:
             yield admitted
@@ -109,9 +109,13 @@ class EmotionService:
         if not self.limiter.would_allow(client):
             return self._limited(self.limiter, client)
         with self._waiting_lock:
-            if self._waiting >= self.max_waiting + self.concurrency:
+            if self._full():
                 return ErrorResult.of("busy")
         return None
+
+    def _full(self) -> bool:
+        """Running + waiting at the bound (hold ``_waiting_lock``)."""
+        return self._waiting >= self.max_waiting + self.concurrency
 
     def retry_after(self, client: str) -> int:
         """Seconds until ``client`` may send another photo."""
@@ -121,7 +125,7 @@ class EmotionService:
         """One photo (bytes or an uploaded file's path): the per-client limit first (a photo of many megapixels counts
         as several: ``emotion.validation.decode_cost``), then the pipeline with ``model`` (one of
         ``recognizer.model_names``; None = the default, "accurate")."""
-        cost = decode_cost(image, self.recognizer.settings.max_bytes)
+        cost = decode_cost(image)
         result = self._run(image, with_cam, model) if self.limiter.allow(client, cost) else self._limited(self.limiter, client, cost)
         self._record(result)
         if cost > 1:  # a large decode: what it freed goes back to the system, not to the next request's arena
@@ -137,7 +141,7 @@ class EmotionService:
         images = list(images or [])
         if len(images) > self.max_batch:
             raise ValueError(f"At most {self.max_batch} photos per batch; you sent {len(images)}.")
-        cost = sum(decode_cost(image, self.recognizer.settings.max_bytes) for _, image in images)
+        cost = sum(decode_cost(image) for _, image in images)
         if images and not self.batch_limiter.allow(client, cost=cost):
             limited = self._limited(self.batch_limiter, client, cost=cost)
             self._record(limited)
@@ -166,7 +170,7 @@ class EmotionService:
         (EMA) so the label does not flicker. Returns the result and the new smoothing state."""
         if frame is None:
             return ErrorResult.of("invalid_image", "No camera frame was received. Allow camera access and try again."), smoothed
-        cost = decode_cost(frame, self.recognizer.settings.max_bytes)
+        cost = decode_cost(frame)
         if not self.frame_limiter.allow(client, cost):
             return self._limited(self.frame_limiter, client, cost), smoothed
         result = self._run(frame, model=model)
