@@ -42,6 +42,14 @@ def test_the_graph_sums_the_members_calibrated_logits_and_cams(tmp_path):
     only_first = build_graph(members, (1.0, 0.0))  # a member with no weight is left out of the graph
     assert len(only_first.graph.node) < len(model.graph.node)
 
+    offset = np.array([0, 0, 0.25, 0, 0, 0, 0], np.float32)  # a class-prior shift (fear), as --logit-offset fear=0.25
+    shifted = build_graph(members, (0.7, 0.3), offset)
+    shifted.metadata_props.extend(model.metadata_props)
+    onnx.save_model(shifted, str(tmp_path / "shifted.onnx"))
+    s_logits, s_cam = OnnxEmotionClassifier(tmp_path / "shifted.onnx").logits_and_cam(x)
+    assert np.abs(s_logits - (want_logits + offset)).max() < 1e-4
+    assert np.abs(s_cam.mean(axis=(2, 3)) - s_logits).max() < 1e-3  # every CAM cell shifted: the mean is still the logits
+
 
 def test_the_rule_keeps_the_publictest_floor_and_then_prefers_real_photos():
     from train.dev_crops import DevCrops
@@ -55,3 +63,16 @@ def test_the_rule_keeps_the_publictest_floor_and_then_prefers_real_photos():
     assert weights == (1.0, 0.0)  # only that one keeps the floor
     weights, _ = choose([good_fer, good_dev], y, y, dev, min_publictest=0.0, step=0.5)
     assert weights == (0.0, 1.0)  # without a floor, real photos come first
+
+
+def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypatch):
+    """train.offset_sweep: the smallest grid offset whose PublicTest recall of the class reaches the bar."""
+    from train import offset_sweep
+
+    rows = [{"offset": o, "publictest": 0.7, "recall": r, "ferplus": 0.7, "dev": 0.6, "dev_recall": 0.5}
+            for o, r in ((0.0, 0.28), (0.1, 0.30), (0.2, 0.34), (0.3, 0.36))]
+    monkeypatch.setattr(offset_sweep, "sweep", lambda model, *a: [{**rows[0], "recall": 0.33}] if model == "old.onnx" else rows)
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    offset_sweep.main(["--model", "new.onnx", "--class", "fear", "--keep-recall-of", "old.onnx"])
+    assert lines[-1] == "smallest offset keeping fear recall ≥ 0.3300: 0.2"

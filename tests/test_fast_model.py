@@ -29,11 +29,12 @@ def test_the_fast_model_describes_itself_like_the_accurate_one():
     for key in ("model_version", "architecture", "input_layout", "normalisation", "training_command", "data", "quantize_command"):
         assert key in meta, key
     assert meta["flip_tta"] is False and 0.3 < fast.temperature < 3
-    # made from the accurate model, or (until a student is distilled from an ensemble) from one of its members
+    # made from the accurate model, one of its members, or a student distilled from an ensemble (which names its teacher)
     members = accurate.metadata.get("members") or []
     versions = {accurate.metadata["model_version"]} | {
         OnnxEmotionClassifier(MODEL.parent.parent / m["file"]).metadata["model_version"] for m in members}
-    assert meta["base_model"]["model_version"] in versions
+    teacher = meta.get("teacher") or {}
+    assert meta["base_model"]["model_version"] in versions or (teacher.get("weight", 0) > 0 and len(teacher["sha256"]) == 64)
     sidecar = json.loads(FAST_MODEL_PATH.with_suffix(".json").read_text())
     assert sidecar["quantize_command"].startswith("python -m train.quantize") and sidecar["candidates"]["chosen"]
     assert sidecar["validation"]["accuracy"] > 0.6
@@ -149,3 +150,24 @@ def test_an_int8_candidate_has_quantized_convolutions(tiny_tta_model, fer_folder
     path = build(onnx.load(str(tiny_tta_model)), CANDIDATES["int8-minmax-ends-fp32"], calib, tmp_path / "q.onnx", tmp_path)
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
     assert ops.count("DequantizeLinear") > 10 and "QuantizeLinear" in ops
+
+
+def test_model_upgrade_judges_the_fast_model_against_the_fast_targets():
+    """``bench.model_upgrade --fast``: the fast targets (dev ≥ 61.3 %, ECE ≤ 0.06, PrivateTest ≥ 70 %, today's cost), not
+    the accurate model's."""
+    from bench.model_upgrade import table
+
+    def row(acc, ece, pt, ms):
+        recall = dict.fromkeys(CLASSES, 0.5)
+        return {"real_accuracy": acc, "real_ece": ece, "real_mean_confidence": 0.6, "privatetest_accuracy": pt,
+                "real_by_dataset": {"frl_london": {"accuracy": acc, "ece": ece}, "muxspace": {"accuracy": acc, "ece": ece}},
+                "ms_per_face_batch1": ms, "ms_per_face_batch8": ms, "photo_1mp_ms": 10.0, "size_mb": 3.8,
+                "privatetest_recall": recall, "real_recall": recall}
+
+    lines = table({"before": row(0.599, 0.046, 0.698, 1.0), "after": row(0.62, 0.05, 0.701, 1.05)}, fast=True)
+    text = "\n".join(lines)
+    assert "| real photos, all faces found: accuracy | 59.9% | **62.0%** | ≥ 61.3% | yes |" in text
+    assert "| FER-2013 PrivateTest accuracy | 69.8% | **70.1%** | ≥ 70.0% | yes |" in text
+    assert "≤ 1.1× (batch 1) | yes (1.05×" in text and "FER+" not in text and "frl_london accuracy" not in text
+    slow = "\n".join(table({"before": row(0.6, 0.05, 0.7, 1.0), "after": row(0.6, 0.07, 0.69, 1.3)}, fast=True))
+    assert "≤ 1.1× (batch 1) | no (1.30×" in slow and "| dev-set ECE (all faces) | 0.050 | **0.070** | ≤ 0.060 | no |" in slow

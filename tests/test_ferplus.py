@@ -147,6 +147,17 @@ def test_export_folds_the_ferplus_head_and_records_the_choice(ferplus_run, fer_f
     from train.tune import recommend
 
     assert recommend(rows, 0.0).mix == 1.0 and recommend(rows, 1.01) is None
+    import torch  # --no-flip: the plain logits the fast model answers with, not the flip-TTA average
+
+    from train.checkpoint import load_model
+    from train.tune import head_logits
+
+    net, _ = load_model(f"{cfg.out}/best.pt")
+    x = np.random.default_rng(1).random((3, 1, 96, 96), dtype=np.float32)
+    plain, flipped = head_logits(net, x, flip=False)[0], head_logits(net, x)[0]
+    mirror = head_logits(net, np.ascontiguousarray(x[..., ::-1]), flip=False)[0]
+    assert np.allclose(flipped, 0.5 * (plain + mirror), atol=1e-5) and not np.allclose(plain, flipped)
+    assert net(torch.from_numpy(x)).shape == (3, 7)
     base = ["--checkpoint", f"{cfg.out}/best.pt", "--data", str(fer_folder), "--parity-images", "14"]
     with pytest.raises(SystemExit, match="--head-mix"):
         export([*base, "--out", str(tmp / "no.onnx")])

@@ -284,8 +284,13 @@ def test_distillation_and_a_smaller_backbone_resolution_train_and_export(fer_fol
     from train.train import teacher_targets
 
     faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
-    soft = teacher_targets(str(FAST_MODEL_PATH), faces, batch=2)
+    soft = teacher_targets(str(FAST_MODEL_PATH), faces, batch=2, cache_dir=tmp_path / "cache")
     assert soft.shape == (5, 7) and torch.allclose(soft.sum(1), torch.ones(5), atol=1e-4)
+    (cached,) = (tmp_path / "cache").glob("teacher-*.npy")  # a second student of the same teacher reads them back
+    np.save(cached, np.full((5, 7), 1 / 7, np.float32))
+    assert torch.allclose(teacher_targets(str(FAST_MODEL_PATH), faces, cache_dir=tmp_path / "cache"), torch.full((5, 7), 1 / 7))
+    other = teacher_targets(str(FAST_MODEL_PATH), faces[::-1].copy(), cache_dir=tmp_path / "cache")  # other faces: own key
+    assert torch.allclose(other, soft.flip(0), atol=1e-5) and len(list((tmp_path / "cache").glob("*.npy"))) == 2
     cfg = TrainConfig(data=str(fer_folder), out=str(tmp_path / "student"), epochs=1, batch_size=8, img_size=96, net_size=64,
                       max_steps=2, threads=2, seed=5, pretrained=False, teacher=str(FAST_MODEL_PATH), teacher_weight=0.5)
     summary = train(cfg)
@@ -294,3 +299,10 @@ def test_distillation_and_a_smaller_backbone_resolution_train_and_export(fer_fol
     assert net.net_size == 64 and ck.config["teacher"] == str(FAST_MODEL_PATH)
     logits, cam = net.forward_with_cam(torch.rand(2, 1, 96, 96))
     assert logits.shape == (2, 7) and cam.shape == (2, 7, 2, 2)  # the backbone ran at 64 px
+    from train.export import main as export  # the student's record names its teacher (hash, version)
+
+    meta = export(["--checkpoint", str(tmp_path / "student" / "best.pt"), "--data", str(fer_folder),
+                   "--out", str(tmp_path / "student.onnx"), "--parity-images", "8"])
+    assert meta["teacher"]["file"] == str(FAST_MODEL_PATH) and meta["teacher"]["weight"] == 0.5
+    assert len(meta["teacher"]["sha256"]) == 64 and meta["teacher"]["model_version"].endswith("-int8")
+    assert "distilled from the teacher" in meta["data"]["labels"]

@@ -43,8 +43,9 @@ from emotion.preprocess import preprocess_faces
 from train import dev_crops, ferplus
 from train.calibration import ece, fit_calibration, nll
 from train.data import load_fer2013
+from train.export import parse_offset
 
-MODEL_VERSION = "1.3.0"  # 1.3.0: an ensemble of differently trained members (train.ensemble)
+MODEL_VERSION = "1.4.0"  # 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 PREVIOUS_PUBLICTEST = 0.6899  # model 1.2.0's PublicTest accuracy (flip-TTA), which scored 70.02 % on PrivateTest
 
 
@@ -141,9 +142,10 @@ def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, mi
     return {"betas": betas, "weights": weights, "scores": scores, "floor_met": best[0][0]}
 
 
-def build_graph(members: list[Member], weights: tuple[float, ...]) -> onnx.ModelProto:
+def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.ndarray | None = None) -> onnx.ModelProto:
     """One graph: the input ``image`` feeds every member (prefixed ``m{i}_``); logits and CAMs are summed with the
-    coefficients ``w_i / T_i``. Members with no weight are left out."""
+    coefficients ``w_i / T_i``, plus a per-class ``offset`` (a class-prior shift, added to every CAM cell too, so the
+    CAM's spatial mean stays the logits). Members with no weight are left out."""
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
     nodes, inits, infos, opsets = [], [], [], {}
     first = None
@@ -164,8 +166,14 @@ def build_graph(members: list[Member], weights: tuple[float, ...]) -> onnx.Model
         inits.append(numpy_helper.from_array(coef, f"m{i}_coef"))
         nodes.append(helper.make_node("Mul", [f"m{i}_logits", f"m{i}_coef"], [f"m{i}_wlogits"], name=f"m{i}_wl"))
         nodes.append(helper.make_node("Mul", [f"m{i}_cam", f"m{i}_coef"], [f"m{i}_wcam"], name=f"m{i}_wc"))
-    nodes.append(helper.make_node("Sum", [f"m{i}_wlogits" for i in range(len(used))], ["logits"], name="ensemble_logits"))
-    nodes.append(helper.make_node("Sum", [f"m{i}_wcam" for i in range(len(used))], ["cam"], name="ensemble_cam"))
+    shifted = offset is not None and bool(np.any(offset))
+    nodes.append(helper.make_node("Sum", [f"m{i}_wlogits" for i in range(len(used))], ["logits_sum" if shifted else "logits"], name="ensemble_logits"))
+    nodes.append(helper.make_node("Sum", [f"m{i}_wcam" for i in range(len(used))], ["cam_sum" if shifted else "cam"], name="ensemble_cam"))
+    if shifted:
+        inits.append(numpy_helper.from_array(np.asarray(offset, np.float32).reshape(1, -1), "class_offset"))
+        inits.append(numpy_helper.from_array(np.asarray(offset, np.float32).reshape(1, -1, 1, 1), "class_offset_cam"))
+        nodes.append(helper.make_node("Add", ["logits_sum", "class_offset"], ["logits"], name="ensemble_offset"))
+        nodes.append(helper.make_node("Add", ["cam_sum", "class_offset_cam"], ["cam"], name="ensemble_cam_offset"))
     graph = helper.make_graph(nodes, "emotion_ensemble", [contract_in], contract_out, inits, value_info=infos)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
                               producer_name="train.ensemble")
@@ -192,6 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--step", type=float, default=0.05, help="grid step of the weight search")
     p.add_argument("--min-publictest", type=float, default=PREVIOUS_PUBLICTEST)
     p.add_argument("--certain-accuracy", type=float, default=0.8)
+    p.add_argument("--logit-offset", default=None, metavar="CLASS=VALUE",
+                   help="add VALUE to CLASS's logit (a class-prior shift; python -m train.offset_sweep chooses it)")
     a = p.parse_args(argv)
     if a.choose:
         c = choose_with_heads([str(m) for m in a.members], a.data, a.ferplus, a.dev_crops, a.min_publictest, a.step)
@@ -203,7 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             out = f"models/members/{m.parent.name}.onnx"
             onnx_paths.append(out)
-            print(f"python -m train.export --checkpoint {m} --data {a.data} --out {out} --head-mix {beta:g} "
+            # --flip-tta on: the choice scored flip-TTA logits; "auto" may drop TTA and ship other logits than chosen
+            print(f"python -m train.export --checkpoint {m} --data {a.data} --out {out} --head-mix {beta:g} --flip-tta on "
                   f"--calibrate-on publictest+dev --dev-crops {a.dev_crops} --model-version {MODEL_VERSION}-{m.parent.name}")
         print(f"python -m train.ensemble --members {' '.join(onnx_paths)} --data {a.data} --dev-crops {a.dev_crops} "
               f"--weights {' '.join(f'{w:g}' for w in c['weights'])} --out {a.out}")
@@ -220,8 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
         weights, rows = tuple(a.weights), []
     else:
         weights, rows = choose(members, y_val, major, devset, a.min_publictest, a.step)
-    val_logits = sum(w * m.val for w, m in zip(weights, members))
-    dev_logits = sum(w * m.dev for w, m in zip(weights, members))
+    spec = parse_offset(a.logit_offset)
+    offset = np.zeros(len(CLASSES), np.float32)
+    if spec:
+        offset[CLASSES.index(spec[0])] = spec[1]
+    val_logits = sum(w * m.val for w, m in zip(weights, members)) + offset
+    dev_logits = sum(w * m.dev for w, m in zip(weights, members)) + offset
     chosen = evaluate(val_logits, dev_logits, y_val, major, devset)
     print("weights " + ", ".join(f"{m.path.name} {w:.2f}" for m, w in zip(members, weights)) + ": "
           + ", ".join(f"{k} {v:.4f}" for k, v in chosen.items()))
@@ -237,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{nll(cal_logits, cal_labels, temperature):.4f}); uncertain below {threshold}; ECE "
           + ", ".join(f"{k} {v:.3f}" for k, v in per_source.items()))
 
-    model = build_graph(members, weights)
+    model = build_graph(members, weights, offset)
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
     metadata = {
         "name": "emotion_classifier", "model_version": MODEL_VERSION, "architecture": "ensemble of " + ", ".join(
@@ -247,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
         "outputs": {"logits": "(N, 7) Σ w_i · logits_i / T_i over the members", "cam": "(N, 7, h, w) the same sum of "
                     "the members' class-activation maps; spatial mean = logits"},
         "flip_tta": all(bool(m.meta.get("flip_tta")) for m, _ in used), "temperature": round(temperature, 5),
+        "logit_offset": {spec[0]: spec[1]} if spec else {},
         "opset": max(op.version for op in model.opset_import if op.domain == ""),
         "calibrated_on": "publictest+dev", "certain_accuracy": a.certain_accuracy, "uncertain_threshold": threshold,
         "uncertain_rule": f"lowest confidence above which {a.certain_accuracy:.0%} of publictest+dev predictions are right",

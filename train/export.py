@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import shlex
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     if net.aux_head is not None and a.head_mix is None:
         raise SystemExit(f"error: {a.checkpoint} has a FER+ head: pass --head-mix (python -m train.tune shows the choice)")
     net.fold_aux_head(a.head_mix or 0.0)
-    offset = _parse_offset(a.logit_offset)
+    offset = parse_offset(a.logit_offset)
     if offset:
         net.add_logit_offset(CLASSES.index(offset[0]), offset[1])
     val = load_fer2013(a.data)["val"]
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
                             "test": "PrivateTest (3,589): reported only"}},
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if cfg.get("teacher"):
+        metadata["teacher"] = _teacher(cfg)
+        metadata["data"]["labels"] += f"; main head also distilled from the teacher's probabilities (share {cfg['teacher_weight']})"
     out = Path(a.out)
     export_onnx(ExportGraph(net, flip).eval(), out, size, metadata)
 
@@ -168,6 +172,19 @@ def main(argv: list[str] | None = None) -> dict:
     return metadata
 
 
+def _teacher(cfg: dict) -> dict:
+    """What a distilled student learned from: the teacher file as trained against (hash, version, members and weights
+    as its metadata states them; the file itself may be gone by export time, e.g. under runs/)."""
+    path = Path(cfg["teacher"])
+    out: dict = {"file": str(path), "weight": cfg.get("teacher_weight")}
+    if path.is_file():
+        meta = OnnxEmotionClassifier(path).metadata
+        out.update({"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "model_version": meta.get("model_version"),
+                    "architecture": meta.get("architecture"), "export_command": meta.get("export_command"),
+                    "members": [{k: m.get(k) for k in ("file", "sha256", "weight", "head_mix")} for m in meta.get("members") or []]})
+    return out
+
+
 def _cpu_hours(run: Path) -> float | None:
     """Wall hours of training steps × threads, from the run's summary.json (what this run itself cost)."""
     try:
@@ -177,7 +194,7 @@ def _cpu_hours(run: Path) -> float | None:
         return None
 
 
-def _parse_offset(spec: str | None) -> tuple[str, float] | None:
+def parse_offset(spec: str | None) -> tuple[str, float] | None:
     if not spec:
         return None
     name, _, value = spec.partition("=")

@@ -165,7 +165,7 @@ def train(cfg: TrainConfig) -> dict:
         val_major = torch.from_numpy(ferplus.majority_labels(va.sources, votes))
         print(f"FER+ votes: {int(mask.sum())} of {len(mask)} training faces have a target; "
               f"{int((val_major >= 0).sum())} PublicTest faces a majority label", flush=True)
-    soft_teacher = teacher_targets(cfg.teacher, tr.images) if cfg.teacher else None
+    soft_teacher = teacher_targets(cfg.teacher, tr.images, cache_dir=out.parent) if cfg.teacher else None
     dev = dev_crops.load(cfg.dev_crops) if cfg.dev_crops else None
     x_dev = torch.from_numpy(dev.inputs()) if dev is not None else None
     x_train = torch.from_numpy(preprocess_faces(tr.images, cfg.img_size))
@@ -315,11 +315,21 @@ def train(cfg: TrainConfig) -> dict:
     return summary
 
 
-def teacher_targets(path: str, images: np.ndarray, batch: int = 128) -> torch.Tensor:
+def teacher_targets(path: str, images: np.ndarray, batch: int = 128, cache_dir: Path | None = None) -> torch.Tensor:
     """The teacher's calibrated probabilities on every training face, the mean of the face and its mirror image (the
-    student sees both through augmentation), computed once with onnxruntime."""
+    student sees both through augmentation), computed once with onnxruntime. With ``cache_dir`` they are kept in
+    ``teacher-<hash>.npy``, keyed on the teacher file's and the faces' bytes, so a second student of the same teacher
+    (another cycle, seed or weight) does not pay the teacher's minutes again."""
+    import hashlib
+
     from emotion.classifier import OnnxEmotionClassifier
 
+    key = hashlib.sha256(Path(path).read_bytes() + np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+    cache = cache_dir / f"teacher-{key}.npy" if cache_dir is not None else None
+    if cache is not None and cache.exists():
+        out = np.load(cache)
+        print(f"teacher {path}: soft targets for {len(out)} faces from {cache}", flush=True)
+        return torch.from_numpy(out)
     clf = OnnxEmotionClassifier(path, threads=torch.get_num_threads())
     out = np.empty((len(images), len(CLASSES)), np.float32)
     t0 = time.time()
@@ -328,6 +338,9 @@ def teacher_targets(path: str, images: np.ndarray, batch: int = 128) -> torch.Te
         x = preprocess_faces(images[i:i + batch], clf.input_size)
         out[i:i + batch] = 0.5 * (clf.probabilities(x) + clf.probabilities(np.ascontiguousarray(x[..., ::-1])))
     print(f"teacher {path}: soft targets for {len(images)} faces in {time.time() - t0:.0f}s", flush=True)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, out)
     return torch.from_numpy(out)
 
 

@@ -35,20 +35,23 @@ GRID = tuple(round(0.05 * i, 2) for i in range(21))
 PREVIOUS_PUBLICTEST = 0.6868  # models/emotion_classifier.json of model 1.1.0: validation accuracy_flip_tta
 
 
-def head_logits(net: EmotionNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip-TTA logits of the main and the auxiliary head (the aux head's are the main's without one)."""
+def head_logits(net: EmotionNet, x: np.ndarray, flip: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Flip-TTA logits (plain ones with ``flip=False``, as the fast model answers) of the main and the auxiliary head
+    (the aux head's are the main's without one)."""
     xt, cpu = torch.from_numpy(x), torch.device("cpu")
-    (m, a), (mf, af) = predict_heads(net, xt, cpu), predict_heads(net, torch.flip(xt, dims=[3]), cpu)
+    (m, a) = predict_heads(net, xt, cpu)
+    (mf, af) = predict_heads(net, torch.flip(xt, dims=[3]), cpu) if flip else (m, a)
     main = (0.5 * (m + mf)).numpy()
     return main, ((0.5 * (a + af)).numpy() if a is not None else main)
 
 
-def validation_logits(checkpoint: str, data: str, dev_path: str):
+def validation_logits(checkpoint: str, data: str, dev_path: str, flip: bool = True):
     """The network, PublicTest, the dev crops, and both heads' flip-TTA logits on each (PrivateTest is not loaded)."""
     net, ck = load_model(checkpoint)
     val = load_fer2013(data)["val"]
     dev = dev_crops.load(dev_path)
-    return net, val, dev, head_logits(net, preprocess_faces(val.images, int(ck.img_size))), head_logits(net, dev.inputs())
+    return (net, val, dev, head_logits(net, preprocess_faces(val.images, int(ck.img_size)), flip),
+            head_logits(net, dev.inputs(), flip))
 
 
 def blend(main: np.ndarray, aux: np.ndarray, beta: float) -> np.ndarray:
@@ -68,8 +71,9 @@ class Row:
     ece_dev: tuple[float, float]  # dev-set ECE with t_val, t_val_dev
 
 
-def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple[float, ...] = GRID) -> list[Row]:
-    net, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path)
+def tune(checkpoint: str, data: str, dev_path: str, votes_path: str, grid: tuple[float, ...] = GRID,
+         flip: bool = True) -> list[Row]:
+    net, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path, flip)
     major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes_path))
     rows = []
     for b in grid if net.aux_head is not None else (0.0,):
@@ -134,6 +138,8 @@ def main() -> None:
     p.add_argument("--offset-class", choices=CLASSES, default=None,
                    help="instead of the β table: sweep a logit offset for this class at --offset-mix and print accuracies")
     p.add_argument("--offset-mix", type=float, default=0.3, help="the β for --offset-class")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="score without flip-TTA, as the fast model (train.quantize drops the TTA branch) answers")
     a = p.parse_args()
     if a.offset_class:
         rows = offset_sweep(a.checkpoint, a.data, a.dev_crops, a.offset_mix, a.offset_class)
@@ -144,7 +150,7 @@ def main() -> None:
             print(f"| {r['offset']:+.1f} | {r['val_acc']:.2%} | " + " | ".join(f"{r[n]:.2%}" for n in names) + " |")
         return
     rows = tune(a.checkpoint, a.data, a.dev_crops, a.ferplus or str(Path(a.data) / "ferplus_votes.csv"),
-                tuple(float(b) for b in a.grid.split(",") if b))
+                tuple(float(b) for b in a.grid.split(",") if b), a.flip)
     print_table(rows)
     best = recommend(rows, a.min_publictest)
     print(f"\nrecommended: --head-mix {best.mix} (the largest β with PublicTest ≥ {a.min_publictest:.2%})" if best

@@ -1,0 +1,61 @@
+"""``python -m train.offset_sweep --model models/emotion_classifier.onnx --class fear``: what raising one class's logit
+does to a shipped model, on validation data only (PublicTest: accuracy, that class's recall, FER+ majority accuracy;
+the real-photo dev crops: accuracy, that class's recall). Chooses the class-prior shift that ``train.export
+--logit-offset`` and ``train.ensemble --logit-offset`` bake in: the smallest offset on the grid whose PublicTest recall
+of the class is at least ``--min-recall`` (e.g. the previous model's, so a class is not given up for the others)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from emotion.classes import CLASSES
+from emotion.classifier import OnnxEmotionClassifier
+from emotion.preprocess import preprocess_faces
+from train import dev_crops, ferplus
+from train.data import load_fer2013
+
+
+def sweep(model: str, cls: str, data: str, votes: str, dev_path: str, offsets: list[float]) -> list[dict]:
+    val, dev = load_fer2013(data)["val"], dev_crops.load(dev_path)
+    major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes))
+    clf, k, known = OnnxEmotionClassifier(model, threads=2), CLASSES.index(cls), major >= 0
+    logits = lambda x: np.concatenate([clf.logits(x[i:i + 256]) for i in range(0, len(x), 256)])  # noqa: E731
+    v, d = logits(preprocess_faces(val.images, clf.input_size)), logits(dev.inputs())
+    rows = []
+    for off in offsets:
+        shift = np.zeros(len(CLASSES), np.float32)
+        shift[k] = off
+        pv, pd = (v + shift).argmax(1), (d + shift).argmax(1)
+        rows.append({"offset": off, "publictest": float((pv == val.labels).mean()), "recall": float((pv[val.labels == k] == k).mean()),
+                     "ferplus": float((pv[known] == major[known]).mean()), "dev": float((pd == dev.labels).mean()),
+                     "dev_recall": float((pd[dev.labels == k] == k).mean())})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(prog="python -m train.offset_sweep", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--class", dest="cls", choices=CLASSES, required=True)
+    p.add_argument("--data", default="../shared/fer2013")
+    p.add_argument("--ferplus", default="../shared/fer2013/ferplus_votes.csv")
+    p.add_argument("--dev-crops", default="runs/dev_crops.npz")
+    p.add_argument("--offsets", default="0,0.1,0.2,0.3,0.4,0.5,0.6")
+    p.add_argument("--min-recall", type=float, default=None, help="the PublicTest recall of --class to keep")
+    p.add_argument("--keep-recall-of", default=None, help="an earlier model (ONNX): keep its PublicTest recall of --class")
+    a = p.parse_args(argv)
+    if a.keep_recall_of:
+        a.min_recall = sweep(a.keep_recall_of, a.cls, a.data, a.ferplus, a.dev_crops, [0.0])[0]["recall"]
+    rows = sweep(a.model, a.cls, a.data, a.ferplus, a.dev_crops, [float(o) for o in a.offsets.split(",")])
+    print(f"| {a.cls} logit offset | PublicTest FER | {a.cls} recall | PublicTest FER+ | dev all | dev {a.cls} recall |\n|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['offset']:+.2f} | {r['publictest']:.2%} | {r['recall']:.3f} | {r['ferplus']:.2%} | {r['dev']:.2%} | {r['dev_recall']:.3f} |")
+    if a.min_recall is not None:
+        ok = [r for r in rows if r["recall"] >= a.min_recall]
+        print(f"smallest offset keeping {a.cls} recall ≥ {a.min_recall:.4f}: " + (f"{ok[0]['offset']:g}" if ok else "none on the grid"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
