@@ -69,7 +69,7 @@ def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypat
     """train.offset_sweep: the smallest grid offset whose PublicTest recall of the class reaches the bar."""
     from train import offset_sweep
 
-    rows = [{"offset": o, "publictest": 0.7, "recall": r, "ferplus": 0.7, "dev": 0.6, "dev_recall": 0.5}
+    rows = [{"offset": o, "val_acc": 0.7, "recall": r, "ferplus": 0.7, "all": 0.6, "dev_recall": 0.5}
             for o, r in ((0.0, 0.28), (0.1, 0.30), (0.2, 0.34), (0.3, 0.36))]
     monkeypatch.setattr(offset_sweep, "sweep", lambda model, *a: [{**rows[0], "recall": 0.33}] if model == "old.onnx" else rows)
     lines = []

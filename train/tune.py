@@ -29,6 +29,7 @@ from train.calibration import ece, fit_temperature
 from train.checkpoint import load_model
 from train.data import load_fer2013
 from train.model import EmotionNet
+from train.offset_sweep import shifted
 from train.train import predict_heads
 
 GRID = tuple(round(0.05 * i, 2) for i in range(21))
@@ -99,14 +100,7 @@ def offset_sweep(checkpoint: str, data: str, dev_path: str, mix: float, cls: str
     operating point serves both photo sets (e.g. more "happy" for frl_london's closed-mouth smiles costs muxspace).
     """
     _, val, dev, (vm, va), (dm, da) = validation_logits(checkpoint, data, dev_path)
-    lv, ld = blend(vm, va, mix), blend(dm, da, mix)
-    k, rows = CLASSES.index(cls), []
-    for off in offsets:
-        shift = np.zeros(len(CLASSES), np.float32)
-        shift[k] = off
-        rows.append({"offset": off, "val_acc": float(((lv + shift).argmax(1) == val.labels).mean()),
-                     **dev_crops.accuracies((ld + shift).argmax(1), dev)})
-    return rows
+    return shifted(blend(vm, va, mix), val.labels, blend(dm, da, mix), dev, cls, offsets)
 
 
 def recommend(rows: list[Row], min_publictest: float = PREVIOUS_PUBLICTEST) -> Row | None:
@@ -143,7 +137,7 @@ def main() -> None:
     a = p.parse_args()
     if a.offset_class:
         rows = offset_sweep(a.checkpoint, a.data, a.dev_crops, a.offset_mix, a.offset_class)
-        names = [n for n in rows[0] if n not in ("offset", "val_acc")]
+        names = [n for n in rows[0] if n not in ("offset", "val_acc", "recall", "dev_recall")]
         print(f"β = {a.offset_mix}, logit offset on {a.offset_class}\n| offset | PublicTest FER | "
               + " | ".join(f"dev {n}" for n in names) + " |\n|" + "---|" * (2 + len(names)))
         for r in rows:
