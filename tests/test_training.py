@@ -39,7 +39,7 @@ def test_resume_continues_from_the_last_epoch(tiny_run, capsys):
     assert summary["steps"] == 3 and summary["epochs_run"] == 2
 
 
-def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tmp_path):
+def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tmp_path, capsys):
     import dataclasses
 
     import torch
@@ -63,6 +63,10 @@ def test_init_starts_a_second_cycle_from_an_earlier_best_checkpoint(tiny_run, tm
 
     with pytest.raises(SystemExit, match="img_size"):
         train(dataclasses.replace(second, out=str(tmp_path / "c3"), img_size=48))
+    # the backbone's side may change (a cheaper member's weights continue at a larger side): said, not refused
+    train(dataclasses.replace(second, out=str(tmp_path / "c6"), net_size=48))
+    assert "ran the backbone at 64 px; this run continues at 48 px" in capsys.readouterr().out
+    assert torch.equal(checkpoint.load(f"{tmp_path}/c6/best.pt").model[weights[0]], before[weights[0]])
     with pytest.raises(SystemExit, match="resume state"):  # last.pt is not a starting point: best.pt is
         train(dataclasses.replace(second, out=str(tmp_path / "c4"), init=f"{cfg.out}/last.pt"))
     with pytest.raises(SystemExit, match="no checkpoint"):

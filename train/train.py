@@ -355,14 +355,17 @@ def _dev_scores(main: torch.Tensor, aux: torch.Tensor | None, dev: dev_crops.Dev
 
 def load_init(model: EmotionNet, cfg: TrainConfig) -> None:
     """Start from another run's checkpoint (a second cosine cycle): same architecture and input size, or a clear error.
+    The side the backbone runs at (``net_size``) may change: a convolutional network's weights do not depend on it, so
+    a member trained at 80 px can continue at 96 (a larger, slower member from a cheaper one's weights).
     A FER+ head missing from the checkpoint starts as a copy of the main head (same seven classes)."""
     path = Path(cfg.init)
     try:
         ck = checkpoint.load(path)
     except (FileNotFoundError, checkpoint.CheckpointError) as e:
         raise SystemExit(f"--init: {e}") from None
-    if int(ck.config.get("net_size", 0) or 0) != cfg.net_size:
-        raise SystemExit(f"--init: {path} has net_size={ck.config.get('net_size', 0)}, this run net_size={cfg.net_size}")
+    side = {"checkpoint": int(ck.config.get("net_size", 0) or 0) or ck.img_size, "run": cfg.net_size or cfg.img_size}
+    if side["checkpoint"] != side["run"]:
+        print(f"--init: {path} ran the backbone at {side['checkpoint']} px; this run continues at {side['run']} px", flush=True)
     for key in ("arch", "img_size"):
         if getattr(ck, key) != getattr(cfg, key):
             raise SystemExit(f"--init: {path} has {key}={getattr(ck, key)!r}, this run {key}={getattr(cfg, key)!r}")
