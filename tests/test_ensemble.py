@@ -76,3 +76,30 @@ def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypat
     monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
     offset_sweep.main(["--model", "new.onnx", "--class", "fear", "--keep-recall-of", "old.onnx"])
     assert lines[-1] == "smallest offset keeping fear recall ≥ 0.3300: 0.2"
+
+
+def test_choose_scores_and_exports_plain_members_without_flip(monkeypatch):
+    """--plain: a checkpoint member is scored on plain logits and its export command says --flip-tta off, so the ensemble
+    ships the logits it was chosen on at half that member's cost."""
+    from train import ensemble, tune
+    from train.dev_crops import DevCrops
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 40)
+    dev = DevCrops(np.zeros((20, 2, 2), np.uint8), rng.integers(0, 7, 20), np.array(["a", "b"] * 10), 20)
+    flips = {}
+
+    def fake_logits(path, data, dev_path, flip=True):
+        flips[path] = flip
+        return None, None, None, (rng.normal(size=(40, 7)), rng.normal(size=(40, 7))), (rng.normal(size=(20, 7)), rng.normal(size=(20, 7)))
+
+    monkeypatch.setattr(tune, "validation_logits", fake_logits)
+    monkeypatch.setattr(ensemble, "validation", lambda *a: (None, None, y, y, dev))
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    ensemble.main(["--choose", "--members", "runs/a/best.pt", "runs/b/best.pt", "--plain", "runs/b/best.pt",
+                   "--data", "fer", "--step", "0.5"])
+    assert flips == {"runs/a/best.pt": True, "runs/b/best.pt": False}
+    exports = [line for line in lines if line.startswith("python -m train.export")]
+    assert "--checkpoint runs/a/best.pt" in exports[0] and "--flip-tta on" in exports[0]
+    assert "--checkpoint runs/b/best.pt" in exports[1] and "--flip-tta off" in exports[1]

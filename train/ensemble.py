@@ -110,8 +110,9 @@ def choose(members: list[Member], y_val, major, devset, min_publictest: float, s
 
 
 def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, min_publictest: float, step: float,
-                      beta_step: float = 0.1) -> dict:
-    """``--choose``: the best (β per checkpoint member, weights) by the rule, on PublicTest + dev; nothing exported."""
+                      beta_step: float = 0.1, plain: frozenset[str] = frozenset()) -> dict:
+    """``--choose``: the best (β per checkpoint member, weights) by the rule, on PublicTest + dev; nothing exported.
+    Checkpoints named in ``plain`` are scored without flip-TTA, as they will be exported (half their cost per face)."""
     from train.calibration import fit_temperature
     from train.tune import validation_logits
 
@@ -122,7 +123,7 @@ def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, mi
             m = load_members([Path(path)], x_val, devset.inputs())[0]
             options.append([(None, m.val, m.dev)])
             continue
-        _, _, _, (vm, va), (dm, da) = validation_logits(path, data, dev_path)
+        _, _, _, (vm, va), (dm, da) = validation_logits(path, data, dev_path, flip=path not in plain)
         cands = []
         for beta in np.round(np.arange(0, 1 + 1e-9, beta_step), 3):
             v, d = (1 - beta) * vm + beta * va, (1 - beta) * dm + beta * da
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> dict:
                    "with --choose also run checkpoints (best.pt)")
     p.add_argument("--choose", action="store_true", help="choose each checkpoint member's β with the weights, print the "
                    "export and ensemble commands, build nothing")
+    p.add_argument("--plain", nargs="*", default=[], help="with --choose: checkpoint members to score and export without "
+                   "flip-TTA (half a member's cost, to keep the ensemble within its cost per face)")
     p.add_argument("--data", required=True, help="FER-2013 (PublicTest chooses the weights and calibrates)")
     p.add_argument("--ferplus", default="../shared/fer2013/ferplus_votes.csv", help="FER+ votes (majority labels)")
     p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output")
@@ -204,7 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="add VALUE to CLASS's logit (a class-prior shift; python -m train.offset_sweep chooses it)")
     a = p.parse_args(argv)
     if a.choose:
-        c = choose_with_heads([str(m) for m in a.members], a.data, a.ferplus, a.dev_crops, a.min_publictest, a.step)
+        c = choose_with_heads([str(m) for m in a.members], a.data, a.ferplus, a.dev_crops, a.min_publictest, a.step,
+                              plain=frozenset(a.plain))
         print(json.dumps(c, indent=2))
         onnx_paths = []
         for m, beta in zip(a.members, c["betas"]):
@@ -213,8 +217,9 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             out = f"models/members/{m.parent.name}.onnx"
             onnx_paths.append(out)
-            # --flip-tta on: the choice scored flip-TTA logits; "auto" may drop TTA and ship other logits than chosen
-            print(f"python -m train.export --checkpoint {m} --data {a.data} --out {out} --head-mix {beta:g} --flip-tta on "
+            # --flip-tta on/off as the choice scored it; "auto" may drop TTA and ship other logits than chosen
+            flip = "off" if str(m) in a.plain else "on"
+            print(f"python -m train.export --checkpoint {m} --data {a.data} --out {out} --head-mix {beta:g} --flip-tta {flip} "
                   f"--calibrate-on publictest+dev --dev-crops {a.dev_crops} --model-version {MODEL_VERSION}-{m.parent.name}")
         print(f"python -m train.ensemble --members {' '.join(onnx_paths)} --data {a.data} --dev-crops {a.dev_crops} "
               f"--weights {' '.join(f'{w:g}' for w in c['weights'])} --out {a.out}")
