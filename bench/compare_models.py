@@ -138,7 +138,8 @@ def print_table(rows: dict[str, dict], v: dict) -> None:
 def describe(meta: dict) -> str:
     q = meta.get("quantization")
     kind = f"int8 {q.get('calibration', '')}".strip() if isinstance(q, dict) else "fp32"
-    return f"{kind}, {'flip-TTA' if meta.get('flip_tta') else 'no TTA'}"
+    tta = "flip-TTA" if meta.get("flip_tta") else "flip-TTA in some members" if meta.get("members") else "no TTA"
+    return f"{kind}, {tta}"
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -45,7 +45,7 @@ from train.calibration import ece, fit_calibration, nll
 from train.data import load_fer2013
 from train.export import parse_offset
 
-MODEL_VERSION = "1.4.0"  # 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
+MODEL_VERSION = "1.5.0"  # 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 PREVIOUS_PUBLICTEST = 0.6899  # model 1.2.0's PublicTest accuracy (flip-TTA), which scored 70.02 % on PrivateTest
 
 
