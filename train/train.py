@@ -363,9 +363,9 @@ def load_init(model: EmotionNet, cfg: TrainConfig) -> None:
         ck = checkpoint.load(path)
     except (FileNotFoundError, checkpoint.CheckpointError) as e:
         raise SystemExit(f"--init: {e}") from None
-    side = {"checkpoint": int(ck.config.get("net_size", 0) or 0) or ck.img_size, "run": cfg.net_size or cfg.img_size}
-    if side["checkpoint"] != side["run"]:
-        print(f"--init: {path} ran the backbone at {side['checkpoint']} px; this run continues at {side['run']} px", flush=True)
+    was, now = int(ck.config.get("net_size", 0) or 0) or ck.img_size, cfg.net_size or cfg.img_size
+    if was != now:
+        print(f"--init: {path} ran the backbone at {was} px; this run continues at {now} px", flush=True)
     for key in ("arch", "img_size"):
         if getattr(ck, key) != getattr(cfg, key):
             raise SystemExit(f"--init: {path} has {key}={getattr(ck, key)!r}, this run {key}={getattr(cfg, key)!r}")
