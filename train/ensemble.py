@@ -44,6 +44,7 @@ from train import dev_crops, ferplus
 from train.calibration import ece, fit_calibration, nll
 from train.data import load_fer2013
 from train.export import parse_offset
+from train.offset_sweep import class_shift
 
 MODEL_VERSION = "1.5.0"  # 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 PREVIOUS_PUBLICTEST = 0.6899  # model 1.2.0's PublicTest accuracy (flip-TTA), which scored 70.02 % on PrivateTest
@@ -237,9 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         weights, rows = choose(members, y_val, major, devset, a.min_publictest, a.step)
     spec = parse_offset(a.logit_offset)
-    offset = np.zeros(len(CLASSES), np.float32)
-    if spec:
-        offset[CLASSES.index(spec[0])] = spec[1]
+    offset = class_shift(*spec) if spec else np.zeros(len(CLASSES), np.float32)
     val_logits = sum(w * m.val for w, m in zip(weights, members)) + offset
     dev_logits = sum(w * m.dev for w, m in zip(weights, members)) + offset
     chosen = evaluate(val_logits, dev_logits, y_val, major, devset)

@@ -17,14 +17,20 @@ from train import dev_crops, ferplus
 from train.data import load_fer2013
 
 
+def class_shift(cls: str, value: float) -> np.ndarray:
+    """The per-class logit shift that raises ``cls`` by ``value`` (a class-prior shift), shape (7,)."""
+    shift = np.zeros(len(CLASSES), np.float32)
+    shift[CLASSES.index(cls)] = value
+    return shift
+
+
 def shifted(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, devset: dev_crops.DevCrops, cls: str,
             offsets: list[float] | tuple[float, ...], major: np.ndarray | None = None) -> list[dict]:
     """Scores of ``val``/``dev`` logits with ``cls``'s logit raised by each offset: PublicTest accuracy (``val_acc``),
     the class's recall there (and on the dev crops), dev accuracy per dataset and ``all``, FER+ accuracy with ``major``."""
     k, rows = CLASSES.index(cls), []
     for off in offsets:
-        shift = np.zeros(len(CLASSES), np.float32)
-        shift[k] = off
+        shift = class_shift(cls, off)
         pv, pd = (val + shift).argmax(1), (dev + shift).argmax(1)
         row = {"offset": off, "val_acc": float((pv == val_labels).mean()), "recall": float((pv[val_labels == k] == k).mean()),
                **dev_crops.accuracies(pd, devset), "dev_recall": float((pd[devset.labels == k] == k).mean())}

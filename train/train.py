@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -320,8 +321,6 @@ def teacher_targets(path: str, images: np.ndarray, batch: int = 128, cache_dir: 
     student sees both through augmentation), computed once with onnxruntime. With ``cache_dir`` they are kept in
     ``teacher-<hash>.npy``, keyed on the teacher file's and the faces' bytes, so a second student of the same teacher
     (another cycle, seed or weight) does not pay the teacher's minutes again."""
-    import hashlib
-
     from emotion.classifier import OnnxEmotionClassifier
 
     key = hashlib.sha256(Path(path).read_bytes() + np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
