@@ -138,7 +138,13 @@ def print_table(rows: dict[str, dict], v: dict) -> None:
 def describe(meta: dict) -> str:
     q = meta.get("quantization")
     kind = f"int8 {q.get('calibration', '')}".strip() if isinstance(q, dict) else "fp32"
-    tta = "flip-TTA" if meta.get("flip_tta") else "flip-TTA in some members" if meta.get("members") else "no TTA"
+    members = [m for m in meta.get("members", []) if m.get("weight")]
+    if meta.get("flip_tta"):
+        tta = "flip-TTA"
+    elif members and all("flip_tta" in m for m in members):
+        tta = f"flip-TTA in {sum(m['flip_tta'] for m in members)} of {len(members)} members"
+    else:
+        tta = "flip-TTA in some members" if members else "no TTA"
     return f"{kind}, {tta}"
 
 

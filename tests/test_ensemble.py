@@ -63,6 +63,8 @@ def test_the_rule_keeps_the_publictest_floor_and_then_prefers_real_photos():
     assert weights == (1.0, 0.0)  # only that one keeps the floor
     weights, _ = choose([good_fer, good_dev], y, y, dev, min_publictest=0.0, step=0.5)
     assert weights == (0.0, 1.0)  # without a floor, real photos come first
+    weights, _ = choose([good_fer, good_dev], y, y, dev, min_publictest=0.0, step=0.5, objective="teacher")
+    assert weights == (1.0, 0.0)  # a distillation teacher: FER-2013's labels only
 
 
 def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypatch):
@@ -103,3 +105,19 @@ def test_choose_scores_and_exports_plain_members_without_flip(monkeypatch):
     exports = [line for line in lines if line.startswith("python -m train.export")]
     assert "--checkpoint runs/a/best.pt" in exports[0] and "--flip-tta on" in exports[0]
     assert "--checkpoint runs/b/best.pt" in exports[1] and "--flip-tta off" in exports[1]
+
+
+def test_compare_models_names_how_many_members_use_flip_tta():
+    """An ensemble that mixes TTA and plain members says how many flip, from its per-member metadata (train.ensemble
+    records it); an older file without it still gets a true, vaguer label."""
+    from bench.compare_models import describe
+
+    def member(flip, weight=0.5):
+        return {"flip_tta": flip, "weight": weight}
+
+    assert describe({"flip_tta": True}) == "fp32, flip-TTA"
+    assert describe({"flip_tta": False}) == "fp32, no TTA"
+    assert describe({"flip_tta": False, "members": [member(True), member(False), member(True, 0.0)]}) == \
+        "fp32, flip-TTA in 1 of 2 members"  # a member of weight 0 is not in the graph
+    assert describe({"flip_tta": False, "members": [{"weight": 1.0}]}) == "fp32, flip-TTA in some members"
+    assert describe({"flip_tta": False, "quantization": {"calibration": "static"}}) == "int8 static, no TTA"

