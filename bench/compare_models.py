@@ -45,8 +45,8 @@ def fer_metrics(rec: EmotionRecognizer, data: Path) -> dict[str, dict]:
     for name in rec.model_names:
         clf = rec.classifiers[name]
         test_logits = model_logits(clf, ds["test"].images)
-        test = split_metrics(test_logits, ds["test"].labels, clf.temperature, clf.uncertain_threshold)
-        val = split_metrics(model_logits(clf, ds["val"].images), ds["val"].labels, clf.temperature, clf.uncertain_threshold)
+        test = split_metrics(test_logits, ds["test"].labels, clf.temperatures, clf.uncertain_threshold)
+        val = split_metrics(model_logits(clf, ds["val"].images), ds["val"].labels, clf.temperatures, clf.uncertain_threshold)
         out[name] = {"privatetest_accuracy": test["accuracy"], "privatetest_macro_f1": test["macro_f1"],
                      "privatetest_ece": test["ece_calibrated"], "privatetest_ece_raw": test["ece_raw"],
                      "privatetest_nll": test["nll_calibrated"], "publictest_accuracy": val["accuracy"],

@@ -20,11 +20,30 @@ FAST_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("emotion_classifier_fast.onnx")
 MODEL_NAMES = ("accurate", "fast")
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits.astype(np.float64) / temperature
+def scale(logits: np.ndarray, temperature: float | np.ndarray = 1.0) -> np.ndarray:
+    """Logits divided by the temperature: one number, or one per class (shape (C,)) applied to each row by its top
+    class. Dividing a row by one positive number keeps its argmax, so calibration never changes the answer, only how
+    sure it says it is (a model can be over-confident when it says "neutral" and under-confident on "surprise")."""
+    t = np.asarray(temperature, dtype=np.float64)
+    if t.ndim:
+        t = t[logits.argmax(axis=1)][:, None]
+    return logits.astype(np.float64) / t
+
+
+def softmax(logits: np.ndarray, temperature: float | np.ndarray = 1.0) -> np.ndarray:
+    z = scale(logits, temperature)
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def describe_temperature(meta: dict) -> str:
+    """The calibration in words for model cards and the About tab: ``T = 0.94`` or ``T = 0.94; per predicted class …``."""
+    text = f"T = {meta.get('temperature', '?')}"
+    by_class = meta.get("temperature_by_class")
+    if isinstance(by_class, dict):
+        text += "; per predicted class " + ", ".join(f"{c} {float(t):.2f}" for c, t in by_class.items())
+    return text
 
 
 class OnnxEmotionClassifier:
@@ -46,6 +65,10 @@ class OnnxEmotionClassifier:
         self.classes: tuple[str, ...] = tuple(self.metadata["classes"])
         self.input_size = int(self.metadata["input_size"])
         self.temperature = float(self.metadata.get("temperature", 1.0))
+        # Optional (python -m train.recalibrate --by-class): one temperature per predicted class; else the one above.
+        by_class = self.metadata.get("temperature_by_class")
+        self.temperatures: float | np.ndarray = (np.array([float(by_class[c]) for c in self.classes])
+                                                 if isinstance(by_class, dict) else self.temperature)
         # Chosen at export on validation data (PublicTest and real photos): below it, a face is flagged uncertain.
         self.uncertain_threshold = float(self.metadata.get("uncertain_threshold", 0.6))
         self.input_name = self.session.get_inputs()[0].name
@@ -61,8 +84,8 @@ class OnnxEmotionClassifier:
         return logits, cam
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
-        """Logits → temperature-calibrated probabilities (N, 7); rows sum to 1."""
-        return softmax(logits, self.temperature)
+        """Logits → temperature-calibrated probabilities (N, 7); rows sum to 1; the argmax is the logits' argmax."""
+        return softmax(logits, self.temperatures)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         return self.calibrate(self.logits(x))

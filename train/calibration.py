@@ -1,4 +1,4 @@
-"""Temperature scaling (Guo et al., 2017) and expected calibration error."""
+"""Temperature scaling (Guo et al., 2017), one temperature or one per predicted class, and expected calibration error."""
 
 from __future__ import annotations
 
@@ -6,15 +6,29 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from emotion.classifier import scale
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    return float(-log_softmax(logits / temperature, axis=1)[np.arange(len(labels)), labels].mean())
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float | np.ndarray = 1.0) -> float:
+    return float(-log_softmax(scale(logits, temperature), axis=1)[np.arange(len(labels)), labels].mean())
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 that minimises the NLL of softmax(logits / T) on held-out data (here PublicTest)."""
     res = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))), bounds=(-3, 3), method="bounded")
     return float(np.exp(res.x))
+
+
+def fit_class_temperatures(logits: np.ndarray, labels: np.ndarray, min_count: int = 50) -> np.ndarray:
+    """One temperature per predicted class (C,), each minimising the NLL of the faces predicted as that class; a class
+    predicted fewer than ``min_count`` times keeps the single temperature (too few faces to fit one on). Keyed on the
+    prediction, not the label, so it is known at inference and leaves every argmax as it was."""
+    temperatures = np.full(logits.shape[1], fit_temperature(logits, labels))
+    pred = logits.argmax(axis=1)
+    for c in range(logits.shape[1]):
+        if (pred == c).sum() >= min_count:
+            temperatures[c] = fit_temperature(logits[pred == c], labels[pred == c])
+    return temperatures
 
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 … 0.90, the "uncertain" threshold grid

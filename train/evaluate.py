@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from emotion.classes import CLASSES
-from emotion.classifier import OnnxEmotionClassifier, softmax
+from emotion.classifier import OnnxEmotionClassifier, describe_temperature, softmax
 from emotion.preprocess import preprocess_faces
 from train.calibration import ece, nll, reliability
 from train.data import load_fer2013
@@ -39,7 +39,7 @@ def model_logits(clf: OnnxEmotionClassifier, images: np.ndarray, batch: int = 12
     return np.concatenate([clf.logits(preprocess_faces(images[i:i + batch], clf.input_size)) for i in range(0, len(images), batch)])
 
 
-def split_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float = 0.6) -> dict:
+def split_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float | np.ndarray, threshold: float = 0.6) -> dict:
     raw, cal = softmax(logits, 1.0), softmax(logits, temperature)
     pred = logits.argmax(1)
     p, r, f, n = precision_recall_fscore_support(labels, pred, labels=list(range(len(CLASSES))), zero_division=0)
@@ -171,7 +171,7 @@ def _ensemble_lines(meta: dict) -> list[str]:
     """The model section for an ensemble (``train.ensemble``): its members, each with how it was made."""
     lines = [f"- An ensemble of {len([m for m in meta['members'] if m['weight'] > 0])} members in one graph "
              f"(`{meta['export_command']}`): logits = Σ w_i · logits_i / T_i; input {meta['input_size']}×"
-             f"{meta['input_size']} grey, temperature {meta['temperature']} on {meta.get('calibrated_on')}",
+             f"{meta['input_size']} grey, calibration {describe_temperature(meta)} on {meta.get('calibrated_on')}",
              f"- File: {meta.get('file_size_mb', '?')} MB, opset {meta['opset']}, parity with the members max |Δ| "
              f"{meta['parity']['max_abs_diff']:.1e} on {meta['parity']['images']} images", "",
              "| member | architecture @ side | weight | T | FER+ head share | seed | training CPU hours | training command |",
@@ -194,7 +194,7 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
         "## Model", "",
     ] + (_ensemble_lines(meta) if meta.get("members") else [
         f"- Architecture: `{meta['architecture']}` (ImageNet EfficientNet-Lite0 weights), input {meta['input_size']}×{meta['input_size']} grey, "
-        f"flip-TTA in graph: {meta['flip_tta']}, temperature {meta['temperature']}",
+        f"flip-TTA in graph: {meta['flip_tta']}, calibration {describe_temperature(meta)}",
         f"- Training command: `{meta['training_command']}` "
         + (f"(seed {meta['seed']})" if len(meta.get("training_commands", [])) <= 1 else f"(seed of the last run: {meta['seed']})")
         + f"; best epoch {meta['best_epoch']} of the last run ({meta['weights']} weights), chosen on PublicTest",
@@ -228,7 +228,7 @@ def write_report(path: Path, meta: dict, metrics: dict, lat: list[dict], figures
         lines.append(f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | {pc['f1']:.3f} | {pc['support']} |")
     lines += ["", f"![confusion matrix]({fig_rel}/{figures['confusion']})", "",
               "## Calibration and the 'uncertain' state", "",
-              f"Temperature fitted on {_CALIBRATED_ON.get(meta.get('calibrated_on', 'publictest'))}: **T = {meta['temperature']}**. "
+              f"Temperature fitted on {_CALIBRATED_ON.get(meta.get('calibrated_on', 'publictest'))}: **{describe_temperature(meta)}**. "
               f"ECE (15 bins) on PrivateTest: {t['ece_raw']:.3f} before, **{t['ece_calibrated']:.3f}** after. A face is flagged "
               f"uncertain below **{meta.get('uncertain_threshold', 0.6)}** confidence ({meta.get('uncertain_rule', 'the default')}).", "",
               f"![reliability diagram]({fig_rel}/{figures['reliability']})", "",
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
     ds = load_fer2013(a.data)
     logits = {s: model_logits(clf, ds[s].images) for s in ("val", "test")}
     labels = {s: ds[s].labels for s in ("val", "test")}
-    metrics = {s: split_metrics(logits[s], labels[s], clf.temperature, clf.uncertain_threshold) for s in ("val", "test")}
+    metrics = {s: split_metrics(logits[s], labels[s], clf.temperatures, clf.uncertain_threshold) for s in ("val", "test")}
     votes_path = Path(a.ferplus) if a.ferplus else Path(a.data) / "ferplus_votes.csv"
     if votes_path.is_file():
         votes = load_votes(votes_path)
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
     model_json = Path(a.model).with_suffix(".json")
     meta = json.loads(model_json.read_text()) if model_json.is_file() else dict(clf.metadata)
     summary = chain_summary(a.run)
-    probs = {"raw": softmax(logits["test"], 1.0), "calibrated": softmax(logits["test"], clf.temperature)}
+    probs = {"raw": softmax(logits["test"], 1.0), "calibrated": clf.calibrate(logits["test"])}
     figures = plot_figures(metrics, probs, labels, chain_history(a.run), Path(a.figures))
     cmd = "python -m train.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     report = Path(a.report)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from emotion.classifier import describe_temperature
+
 INTRO_MD = """# 😄 Facial emotion recognition
 Drop a photo (or use your webcam): every face is boxed and labelled with one of seven emotions
 (angry, disgust, fear, happy, neutral, sad, surprise), with **calibrated** probabilities, so that
@@ -126,7 +128,7 @@ def model_info_md(info: dict) -> str:
     lines = ["## Model", f"- Architecture: **{info.get('architecture', '?')}**, input {info.get('input_size', '?')}×"
              f"{info.get('input_size', '?')} grey, version {info.get('model_version', '?')}",
              f"- Classes: {', '.join(info.get('classes', []))}",
-             f"- Temperature (calibration): {info.get('temperature', '?')}; a face is flagged uncertain below "
+             f"- Calibration: {describe_temperature(info)}; a face is flagged uncertain below "
              f"{info.get('uncertain_threshold', 0.6):.0%} confidence"]
     if test:
         lines.append(f"- FER-2013 PrivateTest: accuracy **{test['accuracy']:.1%}**, macro-F1 {test['macro_f1']:.3f}, "
