@@ -53,7 +53,7 @@ def test_recalibrate_rewrites_only_the_metadata(tmp_path, fer_folder):
     shutil.copy(FAST_MODEL_PATH.with_suffix(".json"), model.with_suffix(".json"))
     before = OnnxEmotionClassifier(model)
     meta = recalibrate(["--model", str(model), "--data", str(fer_folder), "--dev-crops", str(tmp_path / "dev.npz"),
-                        "--by-class", "--min-count", "3"])
+                        "--by-class", "--min-count", "3", "--model-version", "9.9.9-test"])
     after = OnnxEmotionClassifier(model)
     x = dev.inputs()
     assert np.array_equal(after.logits(x), before.logits(x))  # same graph, same answers
@@ -64,3 +64,4 @@ def test_recalibrate_rewrites_only_the_metadata(tmp_path, fer_folder):
     assert set(meta["calibration"]["ece_after"]) == {"publictest", "a", "b", "dev_all"}
     sidecar = json.loads(model.with_suffix(".json").read_text())
     assert sidecar["temperature_by_class"] == by_class and sidecar["quantize_command"]  # the rest of the card kept
+    assert after.metadata["model_version"] == sidecar["model_version"] == "9.9.9-test"

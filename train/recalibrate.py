@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--certain-accuracy", type=float, default=None, help="accuracy wanted above the 'uncertain' threshold "
                    "(default: the model's own)")
     p.add_argument("--out", type=Path, default=None, help="default: rewrite --model in place")
+    p.add_argument("--model-version", default=None, help="a new version for the model (its probabilities change; its "
+                   "answers do not); default: keep it")
     a = p.parse_args(argv)
     out = a.out or a.model
 
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
         "recalibrate_command": "python -m train.recalibrate " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "recalibrated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if a.model_version:
+        updates["model_version"] = a.model_version
     data = write_metadata(a.model, out, updates)
 
     new = OnnxEmotionClassifier(out, threads=2)  # the graph is untouched: same logits, same answers
