@@ -172,6 +172,8 @@ def _ensemble_lines(meta: dict) -> list[str]:
     lines = [f"- An ensemble of {len([m for m in meta['members'] if m['weight'] > 0])} members in one graph "
              f"(`{meta['export_command']}`): logits = Σ w_i · logits_i / T_i; input {meta['input_size']}×"
              f"{meta['input_size']} grey, calibration {describe_temperature(meta)} on {meta.get('calibrated_on')}",
+             *([f"- Calibration refitted by `{meta['recalibrate_command']}` (metadata only, same logits)"]
+               if meta.get("recalibrate_command") else []),
              f"- File: {meta.get('file_size_mb', '?')} MB, opset {meta['opset']}, parity with the members max |Δ| "
              f"{meta['parity']['max_abs_diff']:.1e} on {meta['parity']['images']} images", "",
              "| member | architecture @ side | weight | T | FER+ head share | seed | training CPU hours | training command |",
