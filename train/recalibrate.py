@@ -27,10 +27,7 @@ from emotion.preprocess import preprocess_faces
 from train import dev_crops
 from train.calibration import ece, fit_class_temperatures, fit_temperature, nll, uncertain_threshold
 from train.data import load_fer2013
-
-
-def batched_logits(clf: OnnxEmotionClassifier, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    return np.concatenate([clf.logits(x[i:i + batch]) for i in range(0, len(x), batch)])
+from train.evaluate import model_logits
 
 
 def per_source_ece(probs: np.ndarray, labels: np.ndarray, sources: np.ndarray) -> dict[str, float]:
@@ -76,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     clf = OnnxEmotionClassifier(a.model, threads=2)
     accuracy = a.certain_accuracy or float(clf.metadata.get("certain_accuracy", 0.8))
     val, devset = load_fer2013(a.data)["val"], dev_crops.load(a.dev_crops)
-    logits = np.concatenate([batched_logits(clf, preprocess_faces(val.images)), batched_logits(clf, devset.inputs())])
+    logits = np.concatenate([model_logits(clf, val.images), model_logits(clf, devset.crops)])  # crops: already at input size
     labels = np.concatenate([val.labels, devset.labels])
     sources = np.concatenate([np.full(len(val.labels), "publictest"), devset.datasets.astype(str)])
 
