@@ -19,8 +19,9 @@ ABOUT_MD = """## How it works
    a closer look at parts of large photos for small faces in a group) find every face.
 3. **Crop like the training data**: each face is cut as a square framed the way FER-2013 framed its faces
    (measured, not guessed), turned grey and resized to 96×96.
-4. **Classify**: an EfficientNet-Lite0 network, fine-tuned from ImageNet on FER-2013, runs in ONNX Runtime.
-   Its scores are calibrated with a temperature fitted on held-out data.
+4. **Classify**: three EfficientNet-Lite networks in one graph (the "fast" model: one of them, in int8), fine-tuned
+   from ImageNet on FER-2013 and its crowd votes, run in ONNX Runtime. Their scores are calibrated on held-out data,
+   with one temperature per answer (a model is not equally over-confident about every emotion).
 5. **Explain** (on request, "Why this emotion?"): each part of the face is hidden in turn and the answer measured
    again; the parts whose hiding lowers it most are what it rests on (orange in the picture).
 """
