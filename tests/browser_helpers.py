@@ -55,6 +55,9 @@ def start_live(pg, frames: list[float], at_least: int = 5, within_s: float = 25)
     pg.get_by_role("tab", name="Live").click()
     cam = pg.locator("#live-camera")
     cam.get_by_text("Click to Access Webcam").click()
+    # as a person does: record once the preview runs (a click before the camera is open starts nothing; on a loaded
+    # CI host opening the fake camera can take seconds)
+    pg.wait_for_function("() => window.__cameraTracks().length > 0")
     cam.get_by_role("button", name="capture photo").click()
     start = time.monotonic()
     while live_frames(frames, start) < at_least and time.monotonic() < start + within_s:
