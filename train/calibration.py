@@ -19,16 +19,26 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
-def fit_class_temperatures(logits: np.ndarray, labels: np.ndarray, min_count: int = 50) -> np.ndarray:
+def fit_class_temperatures(logits: np.ndarray, labels: np.ndarray, min_count: int = 50,
+                           single: float | None = None) -> np.ndarray:
     """One temperature per predicted class (C,), each minimising the NLL of the faces predicted as that class; a class
     predicted fewer than ``min_count`` times keeps the single temperature (too few faces to fit one on). Keyed on the
-    prediction, not the label, so it is known at inference and leaves every argmax as it was."""
-    temperatures = np.full(logits.shape[1], fit_temperature(logits, labels))
+    prediction, not the label, so it is known at inference and leaves every argmax as it was. ``single``: the one
+    temperature of the same data, if the caller has fitted it already."""
+    temperatures = np.full(logits.shape[1], fit_temperature(logits, labels) if single is None else single)
     pred = logits.argmax(axis=1)
     for c in range(logits.shape[1]):
         if (pred == c).sum() >= min_count:
             temperatures[c] = fit_temperature(logits[pred == c], labels[pred == c])
     return temperatures
+
+
+def per_source_ece(probs: np.ndarray, labels: np.ndarray, sources: np.ndarray, base: str = "publictest") -> dict[str, float]:
+    """ECE per source of the calibration data (PublicTest and each dev dataset) and over all that is not ``base`` (the
+    whole dev set, ``dev_all``): issue 20 wants every source calibrated, not just their mix."""
+    out = {name: ece(probs[sources == name], labels[sources == name]) for name in dict.fromkeys(sources.tolist())}
+    out["dev_all"] = ece(probs[sources != base], labels[sources != base])
+    return out
 
 
 THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 … 0.90, the "uncertain" threshold grid

@@ -41,7 +41,7 @@ from emotion.classes import CLASSES
 from emotion.classifier import OnnxEmotionClassifier
 from emotion.preprocess import preprocess_faces
 from train import dev_crops, ferplus
-from train.calibration import ece, fit_calibration, nll
+from train.calibration import fit_calibration, nll, per_source_ece
 from train.data import load_fer2013
 from train.export import parse_offset
 from train.offset_sweep import class_shift
@@ -256,11 +256,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     cal_logits, cal_labels = np.concatenate([val_logits, dev_logits]), np.concatenate([y_val, devset.labels])
     temperature, threshold = fit_calibration(cal_logits, cal_labels, a.certain_accuracy)
-    per_source = {"publictest": ece(softmax(val_logits / temperature, 1), y_val)}
-    for name in sorted(set(devset.datasets.tolist())):
-        sel = devset.datasets == name
-        per_source[f"dev_{name}"] = ece(softmax(dev_logits[sel] / temperature, 1), devset.labels[sel])
-    per_source["dev_all"] = ece(softmax(dev_logits / temperature, 1), devset.labels)
+    sources = np.concatenate([np.full(len(y_val), "publictest"), devset.datasets.astype(str)])
+    per_source = per_source_ece(softmax(cal_logits / temperature, 1), cal_labels, sources)
     print(f"temperature {temperature:.4f} on publictest+dev (NLL {nll(cal_logits, cal_labels):.4f} → "
           f"{nll(cal_logits, cal_labels, temperature):.4f}); uncertain below {threshold}; ECE "
           + ", ".join(f"{k} {v:.3f}" for k, v in per_source.items()))
