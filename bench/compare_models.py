@@ -87,10 +87,11 @@ def real_photo_metrics(rec: EmotionRecognizer, root: Path, limit: int) -> dict[s
         s = summarise("all", o)
         out[name] = {"real_photos": s.n, "real_faces_found": s.found, "real_accuracy": s.accuracy,
                      "real_accuracy_e2e": s.accuracy_e2e, "real_macro_f1": s.macro_f1, "real_ece": s.ece,
+                     "real_ece_if_calibrated": list(s.ece_if_calibrated),
                      "real_mean_confidence": s.mean_confidence, "real_classify_stage_ms": float(np.median(classify_ms[name])),
                      "real_recall": {k: float(v) for k, v in s.recall.items()},
                      "real_by_dataset": {d.name: {"photos": d.n, "found": d.found, "accuracy": d.accuracy, "ece": d.ece,
-                                                  "mean_confidence": d.mean_confidence, "macro_f1": d.macro_f1}
+                                                  "ece_if_calibrated": list(d.ece_if_calibrated), "mean_confidence": d.mean_confidence, "macro_f1": d.macro_f1}
                                          for d in by_dataset(o) if d.name != "**all**"}}
         print(f"  real photos {name}: {s.found}/{s.n} faces, accuracy {s.accuracy:.4f} (no face = wrong: {s.accuracy_e2e:.4f}), "
               f"ECE {s.ece:.4f}", flush=True)

@@ -65,3 +65,30 @@ def test_recalibrate_rewrites_only_the_metadata(tmp_path, fer_folder):
     sidecar = json.loads(model.with_suffix(".json").read_text())
     assert sidecar["temperature_by_class"] == by_class and sidecar["quantize_command"]  # the rest of the card kept
     assert after.metadata["model_version"] == sidecar["model_version"] == "9.9.9-test"
+
+
+def test_the_ece_a_calibrated_model_shows_shrinks_with_more_faces_and_bounds_a_calibrated_one():
+    """``ece_if_calibrated``: ECE is biased upwards on few faces; the simulated floor says how far."""
+    from train.calibration import ece, ece_if_calibrated
+
+    rng = np.random.default_rng(1)
+
+    def calibrated(n):  # confidences in [0.4, 0.95], each face right with exactly that probability
+        conf = rng.uniform(0.4, 0.95, n)
+        probs = np.zeros((n, 7))
+        probs[:, 0] = conf
+        probs[:, 1:] = ((1 - conf) / 6)[:, None]
+        labels = np.where(rng.random(n) < conf, 0, 1 + rng.integers(0, 6, n))
+        return probs, labels
+
+    small, large = calibrated(200), calibrated(20000)
+    m_small, p95_small = ece_if_calibrated(small[0], draws=300)
+    m_large, _ = ece_if_calibrated(large[0], draws=30)
+    assert 0.03 < m_small < p95_small < 0.12 and m_large < 0.012
+    assert ece_if_calibrated(small[0], draws=300) == (m_small, p95_small)  # seeded: the same every run
+    below = sum(ece(*calibrated(200)) <= p95_small for _ in range(100))
+    assert below >= 85  # a calibrated model stays under the 95th percentile about 95 times in 100
+    over = small[0].copy()
+    over[:, 0] = np.minimum(1.0, small[0][:, 0] + 0.25)  # the same answers, said 0.25 too surely
+    assert ece(over, small[1]) > p95_small
+    assert ece_if_calibrated(np.zeros((0, 7))) == (0.0, 0.0)
