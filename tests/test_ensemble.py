@@ -51,6 +51,29 @@ def test_the_graph_sums_the_members_calibrated_logits_and_cams(tmp_path):
     assert np.abs(s_cam.mean(axis=(2, 3)) - s_logits).max() < 1e-3  # every CAM cell shifted: the mean is still the logits
 
 
+def test_members_with_a_finer_cam_grid_are_pooled_to_the_coarsest(tmp_path):
+    """m8 (fer_vgg, 48 px inside: a 6×6 CAM) with an EfficientNet member (3×3): its CAM is 2×2 average-pooled, so the
+    summed CAM keeps the contract (its spatial mean is the logits) and each cell is the pooled sum."""
+    import onnx
+
+    from train.ensemble import cam_grid
+
+    vgg = DEFAULT_MODEL_PATH.parent / "members" / "m8-vgg-48.onnx"
+    members = [_member(FAST_MODEL_PATH), _member(vgg)]
+    assert [cam_grid(m) for m in members] == [3, 6]
+    model = build_graph(members, (0.5, 0.5))
+    model.metadata_props.extend(onnx.load(str(FAST_MODEL_PATH)).metadata_props)
+    onnx.save_model(model, str(tmp_path / "mixed.onnx"))
+    x = np.random.default_rng(1).random((2, 1, 96, 96), dtype=np.float32)
+    logits, cam = OnnxEmotionClassifier(tmp_path / "mixed.onnx").logits_and_cam(x)
+    (l0, c0), (l1, c1) = (m.clf.logits_and_cam(x) for m in members)
+    t0, t1 = (m.clf.temperature for m in members)
+    pooled = c1.reshape(2, 7, 3, 2, 3, 2).mean(axis=(3, 5))
+    assert cam.shape == (2, 7, 3, 3) and np.abs(cam - (0.5 / t0 * c0 + 0.5 / t1 * pooled)).max() < 1e-4
+    assert np.abs(logits - (0.5 / t0 * l0 + 0.5 / t1 * l1)).max() < 1e-4
+    assert np.abs(cam.mean(axis=(2, 3)) - logits).max() < 1e-3
+
+
 def test_the_rule_keeps_the_publictest_floor_and_then_prefers_real_photos():
     from train.dev_crops import DevCrops
 

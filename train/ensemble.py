@@ -150,11 +150,19 @@ def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, mi
     return {"betas": betas, "weights": weights, "scores": scores, "floor_met": best[0][0]}
 
 
+def cam_grid(member: Member) -> int:
+    """The side of a member's class-activation map (its input side over its stride), from one run on a blank face."""
+    side = member.clf.input_size
+    return int(member.clf.logits_and_cam(np.zeros((1, 1, side, side), np.float32))[1].shape[-1])
+
+
 def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.ndarray | None = None) -> onnx.ModelProto:
     """One graph: the input ``image`` feeds every member (prefixed ``m{i}_``); logits and CAMs are summed with the
     coefficients ``w_i / T_i``, plus a per-class ``offset`` (a class-prior shift, added to every CAM cell too, so the
-    CAM's spatial mean stays the logits). Members with no weight are left out."""
+    CAM's spatial mean stays the logits). A member with a finer CAM grid (e.g. ``fer_vgg``: 6×6 against the
+    EfficientNets' 3×3) is average-pooled to the coarsest one first. Members with no weight are left out."""
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
+    grids = [cam_grid(m) for m, _ in used]
     nodes, inits, infos, opsets = [], [], [], {}
     first = None
     for i, (m, w) in enumerate(used):
@@ -174,9 +182,17 @@ def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.nd
         inits.append(numpy_helper.from_array(coef, f"m{i}_coef"))
         nodes.append(helper.make_node("Mul", [f"m{i}_logits", f"m{i}_coef"], [f"m{i}_wlogits"], name=f"m{i}_wl"))
         nodes.append(helper.make_node("Mul", [f"m{i}_cam", f"m{i}_coef"], [f"m{i}_wcam"], name=f"m{i}_wc"))
+        k = grids[i] // min(grids)
+        if grids[i] % min(grids):
+            raise ValueError(f"{m.path.name}: its {grids[i]}×{grids[i]} class-activation grid is not a multiple of the "
+                             f"coarsest member's {min(grids)}×{min(grids)}; the CAMs cannot be summed")
+        if k > 1:  # a finer grid (a member at another stride): k×k average pooling keeps its spatial mean, the logits
+            nodes.append(helper.make_node("AveragePool", [f"m{i}_wcam"], [f"m{i}_wcam_pooled"], name=f"m{i}_pool",
+                                          kernel_shape=[k, k], strides=[k, k]))
     shifted = offset is not None and bool(np.any(offset))
     nodes.append(helper.make_node("Sum", [f"m{i}_wlogits" for i in range(len(used))], ["logits_sum" if shifted else "logits"], name="ensemble_logits"))
-    nodes.append(helper.make_node("Sum", [f"m{i}_wcam" for i in range(len(used))], ["cam_sum" if shifted else "cam"], name="ensemble_cam"))
+    cams = [f"m{i}_wcam_pooled" if g > min(grids) else f"m{i}_wcam" for i, g in enumerate(grids)]
+    nodes.append(helper.make_node("Sum", cams, ["cam_sum" if shifted else "cam"], name="ensemble_cam"))
     if shifted:
         inits.append(numpy_helper.from_array(np.asarray(offset, np.float32).reshape(1, -1), "class_offset"))
         inits.append(numpy_helper.from_array(np.asarray(offset, np.float32).reshape(1, -1, 1, 1), "class_offset_cam"))
