@@ -163,7 +163,8 @@ def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.nd
     EfficientNets' 3×3) is average-pooled to the coarsest one first. Members with no weight are left out."""
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
     grids = [cam_grid(m) for m, _ in used]
-    nodes, inits, infos, opsets = [], [], [], {}
+    coarse = min(grids)
+    nodes, inits, infos, opsets, cams = [], [], [], {}, []
     first = None
     for i, (m, w) in enumerate(used):
         model = onnx.load(str(m.path))
@@ -182,16 +183,16 @@ def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.nd
         inits.append(numpy_helper.from_array(coef, f"m{i}_coef"))
         nodes.append(helper.make_node("Mul", [f"m{i}_logits", f"m{i}_coef"], [f"m{i}_wlogits"], name=f"m{i}_wl"))
         nodes.append(helper.make_node("Mul", [f"m{i}_cam", f"m{i}_coef"], [f"m{i}_wcam"], name=f"m{i}_wc"))
-        k = grids[i] // min(grids)
-        if grids[i] % min(grids):
+        if grids[i] % coarse:
             raise ValueError(f"{m.path.name}: its {grids[i]}×{grids[i]} class-activation grid is not a multiple of the "
-                             f"coarsest member's {min(grids)}×{min(grids)}; the CAMs cannot be summed")
-        if k > 1:  # a finer grid (a member at another stride): k×k average pooling keeps its spatial mean, the logits
-            nodes.append(helper.make_node("AveragePool", [f"m{i}_wcam"], [f"m{i}_wcam_pooled"], name=f"m{i}_pool",
+                             f"coarsest member's {coarse}×{coarse}; the CAMs cannot be summed")
+        cams.append(f"m{i}_wcam")
+        if (k := grids[i] // coarse) > 1:  # a finer grid (another stride): k×k average pooling keeps its mean, the logits
+            nodes.append(helper.make_node("AveragePool", [cams[-1]], [f"m{i}_wcam_pooled"], name=f"m{i}_pool",
                                           kernel_shape=[k, k], strides=[k, k]))
+            cams[-1] = f"m{i}_wcam_pooled"
     shifted = offset is not None and bool(np.any(offset))
     nodes.append(helper.make_node("Sum", [f"m{i}_wlogits" for i in range(len(used))], ["logits_sum" if shifted else "logits"], name="ensemble_logits"))
-    cams = [f"m{i}_wcam_pooled" if g > min(grids) else f"m{i}_wcam" for i, g in enumerate(grids)]
     nodes.append(helper.make_node("Sum", cams, ["cam_sum" if shifted else "cam"], name="ensemble_cam"))
     if shifted:
         inits.append(numpy_helper.from_array(np.asarray(offset, np.float32).reshape(1, -1), "class_offset"))
