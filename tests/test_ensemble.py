@@ -103,6 +103,58 @@ def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypat
     assert lines[-1] == "smallest offset keeping fear recall ≥ 0.3300: 0.2"
 
 
+def _prior_case(n_dev: int = 2):
+    """PublicTest: a fear face that surprise steals at +0.6 unless fear rises too, a surprise face, an angry face; the
+    dev crops: surprised faces read as angry until surprise rises by 0.6."""
+    from train.dev_crops import DevCrops
+
+    val = np.zeros((3, 7))
+    val[0, [2, 6]] = 1.0, 0.5
+    val[1, 6] = 1.0
+    val[2, 0] = 1.0
+    y = np.array([2, 6, 0])
+    dev = np.zeros((n_dev, 7))
+    dev[:, [0, 6]] = 1.0, 0.5
+    devset = DevCrops(np.zeros((n_dev, 4, 4), np.uint8), np.full(n_dev, 6), np.full(n_dev, "muxspace"), n_dev)
+    return val, y, dev, devset
+
+
+def test_the_prior_choice_keeps_a_class_recall_and_the_floor():
+    """train.offset_sweep --choose: the rule's best shift over several classes, never below a kept class's recall or the
+    PublicTest floor (the smallest total shift among equals); with no allowed shift the model keeps its answers."""
+    from train.offset_sweep import choose
+
+    val, y, dev, devset = _prior_case()
+    grid = [0.0, 0.2, 0.6]
+    best, rows = choose(val, y, dev, devset, y, ["surprise", "fear"], grid, {"fear": 1.0}, 0.0)
+    assert len(rows) == 9 and best["offsets"] == {"surprise": 0.6, "fear": 0.2} and best["all"] == 1.0
+    no_fear_vote = np.array([-1, 6, 0])  # the crowd has no majority on the fear face: only the bar keeps it
+    best, _ = choose(val, y, dev, devset, no_fear_vote, ["surprise", "fear"], grid, {}, 0.0)
+    assert best["offsets"] == {"surprise": 0.6, "fear": 0.0} and best["val_acc"] == pytest.approx(2 / 3)
+    best, _ = choose(val, y, dev, devset, y, ["surprise", "fear"], grid, {"fear": 1.0}, 1.01)
+    assert best["offsets"] == {"surprise": 0.0, "fear": 0.0} and best["all"] == 0.0
+
+
+def test_the_held_out_check_scores_the_choice_on_the_other_half():
+    from train.offset_sweep import held_out_gains
+
+    val, y, dev, devset = _prior_case(n_dev=20)
+    gains = held_out_gains(val, y, dev, devset, y, ["surprise", "fear"], [0.0, 0.2, 0.6], {"fear": 1.0}, 0.0, halves=3)
+    assert [g for _, g in gains] == [1.0, 1.0, 1.0]
+    assert all(o == {"surprise": 0.6, "fear": 0.2} for o, _ in gains)
+
+
+def test_several_logit_offsets_parse_once_each():
+    from train.export import parse_offsets
+
+    assert parse_offsets(["fear=0.6", "surprise=0.6"]) == {"fear": 0.6, "surprise": 0.6}
+    assert parse_offsets([]) == {}
+    with pytest.raises(SystemExit, match="twice"):
+        parse_offsets(["fear=0.2", "fear=0.4"])
+    with pytest.raises(SystemExit, match="CLASS=VALUE"):
+        parse_offsets(["joy=1"])
+
+
 def test_choose_scores_and_exports_plain_members_without_flip(monkeypatch):
     """--plain: a checkpoint member is scored on plain logits and its export command says --flip-tta off, so the ensemble
     ships the logits it was chosen on at half that member's cost."""

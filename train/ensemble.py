@@ -43,11 +43,10 @@ from emotion.preprocess import preprocess_faces
 from train import dev_crops, ferplus
 from train.calibration import fit_calibration, nll, per_source_ece
 from train.data import load_fer2013
-from train.export import parse_offset
-from train.offset_sweep import class_shift
+from train.export import parse_offsets
+from train.offset_sweep import PREVIOUS_PUBLICTEST, shift_of
 
-MODEL_VERSION = "1.5.0"  # 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
-PREVIOUS_PUBLICTEST = 0.6899  # model 1.2.0's PublicTest accuracy (flip-TTA), which scored 70.02 % on PrivateTest
+MODEL_VERSION = "1.6.0"  # 1.6.0: a surprise prior (train.offset_sweep --choose); 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 
 
 @dataclass
@@ -230,8 +229,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="product: the shipping rule (real photos, then FER+, above the PublicTest floor); teacher: the "
                    "best PublicTest accuracy on FER-2013's labels, for a distillation teacher (python -m train --teacher)")
     p.add_argument("--certain-accuracy", type=float, default=0.8)
-    p.add_argument("--logit-offset", default=None, metavar="CLASS=VALUE",
-                   help="add VALUE to CLASS's logit (a class-prior shift; python -m train.offset_sweep chooses it)")
+    p.add_argument("--logit-offset", action="append", default=[], metavar="CLASS=VALUE",
+                   help="add VALUE to CLASS's logit (a class-prior shift; python -m train.offset_sweep chooses it); "
+                   "repeat for several classes")
     a = p.parse_args(argv)
     if a.choose:
         c = choose_with_heads([str(m) for m in a.members], a.data, a.ferplus, a.dev_crops, a.min_publictest, a.step,
@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> dict:
         weights, rows = tuple(a.weights), []
     else:
         weights, rows = choose(members, y_val, major, devset, a.min_publictest, a.step, a.objective)
-    spec = parse_offset(a.logit_offset)
-    offset = class_shift(*spec) if spec else np.zeros(len(CLASSES), np.float32)
+    spec = parse_offsets(a.logit_offset)
+    offset = shift_of(spec)
     val_logits = sum(w * m.val for w, m in zip(weights, members)) + offset
     dev_logits = sum(w * m.dev for w, m in zip(weights, members)) + offset
     chosen = evaluate(val_logits, dev_logits, y_val, major, devset)
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         "outputs": {"logits": "(N, 7) Σ w_i · logits_i / T_i over the members", "cam": "(N, 7, h, w) the same sum of "
                     "the members' class-activation maps; spatial mean = logits"},
         "flip_tta": all(bool(m.meta.get("flip_tta")) for m, _ in used), "temperature": round(temperature, 5),
-        "logit_offset": {spec[0]: spec[1]} if spec else {},
+        "logit_offset": spec,
         "opset": max(op.version for op in model.opset_import if op.domain == ""),
         "calibrated_on": "publictest+dev", "certain_accuracy": a.certain_accuracy, "uncertain_threshold": threshold,
         "uncertain_rule": f"lowest confidence above which {a.certain_accuracy:.0%} of publictest+dev predictions are right",

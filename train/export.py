@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--parity-images", type=int, default=512)
     p.add_argument("--head-mix", type=float, default=None, help="FER+ head share β in the folded head (needed when the "
                    "checkpoint has a FER+ head; see python -m train.tune)")
-    p.add_argument("--logit-offset", default=None, metavar="CLASS=VALUE",
-                   help="add VALUE to CLASS's logit in the folded head (a class-prior shift; python -m train.tune --offset-class)")
+    p.add_argument("--logit-offset", action="append", default=[], metavar="CLASS=VALUE",
+                   help="add VALUE to CLASS's logit in the folded head (a class-prior shift; python -m train.tune "
+                   "--offset-class); repeat for several classes")
     p.add_argument("--calibrate-on", choices=("publictest", "publictest+dev"), default="publictest")
     p.add_argument("--dev-crops", default="runs/dev_crops.npz", help="python -m train.dev_crops output, for --calibrate-on publictest+dev")
     p.add_argument("--certain-accuracy", type=float, default=0.8, help="accuracy wanted above the 'uncertain' threshold")
@@ -103,9 +104,9 @@ def main(argv: list[str] | None = None) -> dict:
     if net.aux_head is not None and a.head_mix is None:
         raise SystemExit(f"error: {a.checkpoint} has a FER+ head: pass --head-mix (python -m train.tune shows the choice)")
     net.fold_aux_head(a.head_mix or 0.0)
-    offset = parse_offset(a.logit_offset)
-    if offset:
-        net.add_logit_offset(CLASSES.index(offset[0]), offset[1])
+    offsets = parse_offsets(a.logit_offset)
+    for cls, value in offsets.items():
+        net.add_logit_offset(CLASSES.index(cls), value)
     val = load_fer2013(a.data)["val"]
     x_val, y_val = preprocess_faces(val.images, size), val.labels
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
         "normalisation": {"inside_graph": True, "grey_to_rgb": "replicate", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": {"logits": "(N, 7) pre-softmax scores", "cam": "(N, 7, h, w) class-activation maps; spatial mean = logits"},
         "flip_tta": flip, "temperature": round(temperature, 5), "opset": OPSET,
-        "head_mix": a.head_mix, "logit_offset": {offset[0]: offset[1]} if offset else {}, "calibrated_on": a.calibrate_on, "certain_accuracy": a.certain_accuracy,
+        "head_mix": a.head_mix, "logit_offset": offsets, "calibrated_on": a.calibrate_on, "certain_accuracy": a.certain_accuracy,
         "uncertain_threshold": threshold, "uncertain_rule": f"lowest confidence above which {a.certain_accuracy:.0%} of "
                                                             f"{a.calibrate_on} predictions are right",
         "training_command": train_cmd, "training_commands": commands, "export_command": "python -m train.export " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
@@ -194,17 +195,21 @@ def _cpu_hours(run: Path) -> float | None:
         return None
 
 
-def parse_offset(spec: str | None) -> tuple[str, float] | None:
-    if not spec:
-        return None
-    name, _, value = spec.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if name in CLASSES and math.isfinite(number):
-        return name, number
-    raise SystemExit(f"error: --logit-offset wants CLASS=VALUE with CLASS one of {', '.join(CLASSES)}, got {spec!r}")
+def parse_offsets(specs: list[str] | None) -> dict[str, float]:
+    """``["fear=0.6", "surprise=0.6"]`` → ``{"fear": 0.6, "surprise": 0.6}``; a class named twice is an error."""
+    out: dict[str, float] = {}
+    for spec in specs or []:
+        name, _, value = spec.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if name not in CLASSES or not math.isfinite(number):
+            raise SystemExit(f"error: --logit-offset wants CLASS=VALUE with CLASS one of {', '.join(CLASSES)}, got {spec!r}")
+        if name in out:
+            raise SystemExit(f"error: --logit-offset names {name} twice")
+        out[name] = number
+    return out
 
 
 def _train_command(cfg: dict) -> str:
