@@ -190,6 +190,8 @@ def _choose(a: argparse.Namespace, offsets: list[float]) -> dict:
         picks = sorted({json.dumps(x[0], sort_keys=True) for x in gains})
         print(f"held out: chosen on half the dev crops, scored on the other half, {a.halves} splits: dev accuracy "
               f"{g.mean():+.2%} on average (min {g.min():+.2%}, max {g.max():+.2%}); picks {', '.join(picks)}")
+        if g.mean() <= 0:
+            print("the held-out halves gain nothing: the choice fits the dev set's noise; keep the model as it is")
     total = {c: round(baked.get(c, 0.0) + best["offsets"].get(c, 0.0), 4) for c in sorted(set(baked) | set(a.classes))}
     flags = " ".join(f"--logit-offset {c}={v:g}" for c, v in total.items() if v)
     print(f"chosen shift {json.dumps(best['offsets'])} on top of the model's own {json.dumps(baked)}: rebuild with {flags or '(no offset)'}")
