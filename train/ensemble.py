@@ -44,7 +44,7 @@ from train import dev_crops, ferplus
 from train.calibration import fit_calibration, nll, per_source_ece
 from train.data import load_fer2013
 from train.export import parse_offsets
-from train.offset_sweep import PREVIOUS_PUBLICTEST, shift_of
+from train.offset_sweep import PREVIOUS_PUBLICTEST, rule_score, shift_of
 
 MODEL_VERSION = "1.6.0"  # 1.6.0: a surprise prior (train.offset_sweep --choose); 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 
@@ -105,7 +105,7 @@ def choose(members: list[Member], y_val, major, devset, min_publictest: float, s
         val = sum(wi * m.val for wi, m in zip(w, members))
         dev = sum(wi * m.dev for wi, m in zip(w, members))
         s = evaluate(val, dev, y_val, major, devset)
-        s["weights"], s["score"] = list(w), s["dev_all"] + 0.5 * s["ferplus_publictest"]
+        s["weights"], s["score"] = list(w), rule_score(s["dev_all"], s["ferplus_publictest"])
         rows.append(s)
     if objective == "teacher":
         best = max(rows, key=lambda r: (r["publictest"], r["ferplus_publictest"]))
@@ -141,7 +141,7 @@ def choose_with_heads(paths: list[str], data: str, votes: str, dev_path: str, mi
         for w in grid:
             val_l = sum(wi * c[1] for wi, c in zip(w, combo))
             s = evaluate(val_l, sum(wi * c[2] for wi, c in zip(w, combo)), y, major, devset)
-            score = s["dev_all"] + 0.5 * s["ferplus_publictest"]
+            score = rule_score(s["dev_all"], s["ferplus_publictest"])
             key = (s["publictest"] >= min_publictest, score, s["publictest"])
             if best is None or key > best[0]:
                 best = (key, [c[0] for c in combo], list(w), s)

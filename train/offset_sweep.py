@@ -64,9 +64,15 @@ def shifted(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, devset: de
     return rows
 
 
+def rule_score(dev_all: float, ferplus: float) -> float:
+    """The shipping rule's score, for ensemble weights and class priors alike: real photos first, then the FER+ crowd
+    (the issue's order of authority; FER-2013's own labels enter as the PublicTest floor)."""
+    return dev_all + 0.5 * ferplus
+
+
 def rule_value(row: dict) -> float:
-    """The shipping rule's score (``train.ensemble``): real photos first, then the FER+ crowd."""
-    return row["all"] + 0.5 * row["ferplus"]
+    """``rule_score`` of a ``score`` row."""
+    return rule_score(row["all"], row["ferplus"])
 
 
 def choose(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, devset: dev_crops.DevCrops, major: np.ndarray,
