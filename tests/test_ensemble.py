@@ -144,6 +144,26 @@ def test_the_held_out_check_scores_the_choice_on_the_other_half():
     assert all(o == {"surprise": 0.6, "fear": 0.2} for o, _ in gains)
 
 
+def test_the_prior_choice_prints_the_flags_with_the_models_own_prior(monkeypatch):
+    """--choose: the rebuild flags add the chosen shift to the prior already in the model; a model no shift improves
+    is told so."""
+    from train import offset_sweep
+
+    val, y, dev, devset = _prior_case(n_dev=20)
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, y, dev, devset, y, {"fear": 0.4}))
+    args = ["--model", "m.onnx", "--class", "surprise", "fear", "--choose", "--offsets", "0,0.2,0.6", "--halves", "2"]
+    out = offset_sweep.main(args)
+    assert out["total"] == {"fear": 0.6, "surprise": 0.6}
+    assert lines[-1].endswith("rebuild with --logit-offset fear=0.6 --logit-offset surprise=0.6")
+    assert any(line.startswith("held out:") and "+100.00% on average" in line for line in lines)
+    lines.clear()
+    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, y, dev + np.eye(7)[6], devset, y, {}))
+    assert offset_sweep.main(args)["chosen"]["offsets"] == {"surprise": 0.0, "fear": 0.0}  # already right: no shift
+    assert "no shift on the grid beats the model as it is under the bars" in lines
+
+
 def test_several_logit_offsets_parse_once_each():
     from train.export import parse_offsets
 

@@ -174,7 +174,7 @@ def _choose(a: argparse.Namespace, offsets: list[float]) -> dict:
         bars = score(v0, y0, d0, ds0, shift_of({}), m0)
     else:
         bars = score(val, y, dev, devset, shift_of({}), major)
-    keep = {c: bars[f"recall_{c}"] for c in a.keep}
+    keep = {c: bars[f"recall_{c}"] for c in a.keep if not np.isnan(bars[f"recall_{c}"])}  # a class PublicTest lacks has no bar
     best, rows = choose(val, y, dev, devset, major, a.classes, offsets, keep, a.min_publictest)
     zero = next(r for r in rows if not any(r["offsets"].values()))
     heads = " | ".join(a.classes)
@@ -182,8 +182,10 @@ def _choose(a: argparse.Namespace, offsets: list[float]) -> dict:
           + " | ".join(f"PT/dev {c} recall" for c in CLASSES) + " |")
     print("|" + "---|" * (len(a.classes) + 6 + len(CLASSES)))
     top = sorted(rows, key=rule_value, reverse=True)[:8]
-    for r in [zero, best] + [r for r in top if r is not best and r is not zero]:
-        mark = " (chosen)" if r is best else " (none)" if r is zero else "" if r["allowed"] else " (breaks a bar)"
+    shown = [zero] + ([best] if best is not zero else []) + [r for r in top if r is not best and r is not zero]
+    for r in shown:
+        mark = (" (none, chosen)" if r is best else " (none)") if r is zero else (
+            " (chosen)" if r is best else "" if r["allowed"] else " (breaks a bar)")
         print("| " + " | ".join(f"{r['offsets'][c]:+.2f}" for c in a.classes)
               + f"{mark} | {r['val_acc']:.2%} | {r['ferplus']:.2%} | {r['all']:.2%} | {r.get('frl_london', float('nan')):.2%} | "
               f"{r.get('muxspace', float('nan')):.2%} | {rule_value(r):.4f} | "
@@ -196,7 +198,9 @@ def _choose(a: argparse.Namespace, offsets: list[float]) -> dict:
         picks = sorted({json.dumps(x[0], sort_keys=True) for x in gains})
         print(f"held out: chosen on half the dev crops, scored on the other half, {a.halves} splits: dev accuracy "
               f"{g.mean():+.2%} on average (min {g.min():+.2%}, max {g.max():+.2%}); picks {', '.join(picks)}")
-        if g.mean() <= 0:
+        if best is zero:
+            print("no shift on the grid beats the model as it is under the bars")
+        elif g.mean() <= 0:
             print("the held-out halves gain nothing: the choice fits the dev set's noise; keep the model as it is")
     total = {c: round(baked.get(c, 0.0) + best["offsets"].get(c, 0.0), 4) for c in sorted(set(baked) | set(a.classes))}
     flags = " ".join(f"--logit-offset {c}={v:g}" for c, v in total.items() if v)
