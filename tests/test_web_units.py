@@ -365,3 +365,12 @@ def test_call_v2_keywords_are_checked_before_gradio_sees_them(tmp_path):
     entry = {"path": str(tmp_path / "x.jpg")}
     r = _post(guard, "/gradio_api/call/v2/batch", {"image_files": [entry] * 4})
     assert r.status_code == 413 and r.json()["error"] == "too_many_files"
+
+
+def test_the_about_tab_names_the_models_class_priors():
+    from web.ui_text import model_info_md
+
+    text = model_info_md({"architecture": "ensemble", "model_version": "1.6.0", "classes": ["fear", "surprise"],
+                          "temperature": 0.93, "logit_offset": {"fear": 0.6, "surprise": 0.6}})
+    assert "Class priors (added to the scores, chosen on validation photos): fear +0.6, surprise +0.6" in text
+    assert "Class priors" not in model_info_md({"architecture": "lite0", "logit_offset": {}})

@@ -131,6 +131,10 @@ def model_info_md(info: dict) -> str:
              f"- Classes: {', '.join(info.get('classes', []))}",
              f"- Calibration: {describe_temperature(info)}; a face is flagged uncertain below "
              f"{info.get('uncertain_threshold', 0.6):.0%} confidence"]
+    priors = info.get("logit_offset") or {}
+    if priors:  # class priors baked into the graph (train.offset_sweep --choose): part of why it answers as it does
+        lines.append("- Class priors (added to the scores, chosen on validation photos): "
+                     + ", ".join(f"{c} {v:+g}" for c, v in priors.items()))
     if test:
         lines.append(f"- FER-2013 PrivateTest: accuracy **{test['accuracy']:.1%}**, macro-F1 {test['macro_f1']:.3f}, "
                      f"ECE {test['ece_calibrated']:.3f} ({test['images']} images)")
