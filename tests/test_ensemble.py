@@ -97,6 +97,7 @@ def test_the_offset_sweep_keeps_a_class_recall_with_the_smallest_shift(monkeypat
     rows = [{"offset": o, "val_acc": 0.7, "recall": r, "ferplus": 0.7, "all": 0.6, "dev_recall": 0.5}
             for o, r in ((0.0, 0.28), (0.1, 0.30), (0.2, 0.34), (0.3, 0.36))]
     monkeypatch.setattr(offset_sweep, "sweep", lambda model, *a: [{**rows[0], "recall": 0.33}] if model == "old.onnx" else rows)
+    monkeypatch.setattr(offset_sweep, "validation", lambda *a: None)
     lines = []
     monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
     offset_sweep.main(["--model", "new.onnx", "--class", "fear", "--keep-recall-of", "old.onnx"])
@@ -152,14 +153,15 @@ def test_the_prior_choice_prints_the_flags_with_the_models_own_prior(monkeypatch
     val, y, dev, devset = _prior_case(n_dev=20)
     lines = []
     monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
-    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, y, dev, devset, y, {"fear": 0.4}))
+    monkeypatch.setattr(offset_sweep, "validation", lambda *a: (None, None, y, y, devset))
+    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, dev, {"fear": 0.4}))
     args = ["--model", "m.onnx", "--class", "surprise", "fear", "--choose", "--offsets", "0,0.2,0.6", "--halves", "2"]
     out = offset_sweep.main(args)
     assert out["total"] == {"fear": 0.6, "surprise": 0.6}
     assert lines[-1].endswith("rebuild with --logit-offset fear=0.6 --logit-offset surprise=0.6")
     assert any(line.startswith("held out:") and "+100.00% on average" in line for line in lines)
     lines.clear()
-    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, y, dev + np.eye(7)[6], devset, y, {}))
+    monkeypatch.setattr(offset_sweep, "validation_logits", lambda *a: (val, dev + np.eye(7)[6], {}))
     assert offset_sweep.main(args)["chosen"]["offsets"] == {"surprise": 0.0, "fear": 0.0}  # already right: no shift
     assert "no shift on the grid beats the model as it is under the bars" in lines
 

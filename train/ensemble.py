@@ -39,12 +39,10 @@ from scipy.special import softmax
 
 from emotion.classes import CLASSES
 from emotion.classifier import OnnxEmotionClassifier
-from emotion.preprocess import preprocess_faces
-from train import dev_crops, ferplus
+from train import dev_crops
 from train.calibration import fit_calibration, nll, per_source_ece
-from train.data import load_fer2013
 from train.export import parse_offsets
-from train.offset_sweep import PREVIOUS_PUBLICTEST, rule_score, shift_of
+from train.offset_sweep import PREVIOUS_PUBLICTEST, batched_logits, rule_score, shift_of, validation
 
 MODEL_VERSION = "1.6.0"  # 1.6.0: a surprise prior (train.offset_sweep --choose); 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 
@@ -68,16 +66,8 @@ def load_members(paths: list[Path], x_val: np.ndarray, x_dev: np.ndarray) -> lis
         if tuple(clf.classes) != tuple(CLASSES) or clf.input_size != x_val.shape[-1]:
             raise SystemExit(f"error: {p} has classes {clf.classes} and input {clf.input_size}; the ensemble needs "
                              f"{list(CLASSES)} at {x_val.shape[-1]} px")
-        logits = lambda x: np.concatenate([clf.logits(x[i:i + 256]) for i in range(0, len(x), 256)])  # noqa: E731
-        out.append(Member(p, clf, logits(x_val) / clf.temperature, logits(x_dev) / clf.temperature))
+        out.append(Member(p, clf, batched_logits(clf, x_val) / clf.temperature, batched_logits(clf, x_dev) / clf.temperature))
     return out
-
-
-def validation(data: str, votes: str, dev_path: str):
-    """PublicTest (faces, model input, FER-2013 labels, FER+ majority labels) and the dev crops: all that chooses."""
-    val = load_fer2013(data)["val"]
-    return (val, preprocess_faces(val.images), val.labels, ferplus.majority_labels(val.sources, ferplus.load_votes(votes)),
-            dev_crops.load(dev_path))
 
 
 def simplex(n: int, step: float) -> list[tuple[float, ...]]:
@@ -163,6 +153,10 @@ def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.nd
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
     grids = [cam_grid(m) for m, _ in used]
     coarse = min(grids)
+    for (m, _), g in zip(used, grids):
+        if g % coarse:
+            raise ValueError(f"{m.path.name}: its {g}×{g} class-activation grid is not a multiple of the coarsest "
+                             f"member's {coarse}×{coarse}; the CAMs cannot be summed")
     nodes, inits, infos, opsets, cams = [], [], [], {}, []
     first = None
     for i, (m, w) in enumerate(used):
@@ -182,9 +176,6 @@ def build_graph(members: list[Member], weights: tuple[float, ...], offset: np.nd
         inits.append(numpy_helper.from_array(coef, f"m{i}_coef"))
         nodes.append(helper.make_node("Mul", [f"m{i}_logits", f"m{i}_coef"], [f"m{i}_wlogits"], name=f"m{i}_wl"))
         nodes.append(helper.make_node("Mul", [f"m{i}_cam", f"m{i}_coef"], [f"m{i}_wcam"], name=f"m{i}_wc"))
-        if grids[i] % coarse:
-            raise ValueError(f"{m.path.name}: its {grids[i]}×{grids[i]} class-activation grid is not a multiple of the "
-                             f"coarsest member's {coarse}×{coarse}; the CAMs cannot be summed")
         cams.append(f"m{i}_wcam")
         if (k := grids[i] // coarse) > 1:  # a finer grid (another stride): k×k average pooling keeps its mean, the logits
             nodes.append(helper.make_node("AveragePool", [cams[-1]], [f"m{i}_wcam_pooled"], name=f"m{i}_pool",

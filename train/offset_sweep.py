@@ -114,20 +114,31 @@ def held_out_gains(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, dev
     return out
 
 
-def validation_logits(model: str, data: str, votes: str, dev_path: str):
+def validation(data: str, votes: str, dev_path: str):
+    """PublicTest (faces, model input, FER-2013 labels, FER+ majority labels) and the dev crops: all that chooses,
+    loaded once for every model scored on it."""
+    val = load_fer2013(data)["val"]
+    return (val, preprocess_faces(val.images), val.labels, ferplus.majority_labels(val.sources, ferplus.load_votes(votes)),
+            dev_crops.load(dev_path))
+
+
+def batched_logits(clf: OnnxEmotionClassifier, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """A model's logits on prepared inputs, a batch at a time (an ensemble's activations on 3,589 faces at once would
+    take gigabytes)."""
+    return np.concatenate([clf.logits(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def validation_logits(model: str, x_val: np.ndarray, devset: dev_crops.DevCrops) -> tuple[np.ndarray, np.ndarray, dict]:
     """A shipped ONNX model's logits (as the app answers: any baked-in shift included) on PublicTest and the dev crops,
-    with PublicTest's labels, FER+ majority labels and the dev crops."""
-    val, devset = load_fer2013(data)["val"], dev_crops.load(dev_path)
-    major = ferplus.majority_labels(val.sources, ferplus.load_votes(votes))
+    and the shift it already has."""
     clf = OnnxEmotionClassifier(model, threads=2)
-    logits = lambda x: np.concatenate([clf.logits(x[i:i + 256]) for i in range(0, len(x), 256)])  # noqa: E731
-    return (logits(preprocess_faces(val.images, clf.input_size)), val.labels, logits(devset.inputs()), devset, major,
-            dict(clf.metadata.get("logit_offset") or {}))
+    return batched_logits(clf, x_val), batched_logits(clf, devset.inputs()), dict(clf.metadata.get("logit_offset") or {})
 
 
-def sweep(model: str, cls: str, data: str, votes: str, dev_path: str, offsets: list[float]) -> list[dict]:
-    """``shifted`` for a shipped ONNX model."""
-    val, y, dev, devset, major, _ = validation_logits(model, data, votes, dev_path)
+def sweep(model: str, cls: str, checked: tuple, offsets: list[float]) -> list[dict]:
+    """``shifted`` for a shipped ONNX model on ``checked`` (``validation``'s output)."""
+    _, x_val, y, major, devset = checked
+    val, dev, _ = validation_logits(model, x_val, devset)
     return shifted(val, y, dev, devset, cls, offsets, major)
 
 
@@ -155,9 +166,10 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     if len(a.classes) != 1:
         p.error("several --class need --choose")
     cls = a.classes[0]
+    checked = validation(a.data, a.ferplus, a.dev_crops)
     if a.keep_recall_of:
-        a.min_recall = sweep(a.keep_recall_of, cls, a.data, a.ferplus, a.dev_crops, [0.0])[0]["recall"]
-    rows = sweep(a.model, cls, a.data, a.ferplus, a.dev_crops, offsets)
+        a.min_recall = sweep(a.keep_recall_of, cls, checked, [0.0])[0]["recall"]
+    rows = sweep(a.model, cls, checked, offsets)
     print(f"| {cls} logit offset | PublicTest FER | {cls} recall | PublicTest FER+ | dev all | dev {cls} recall |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['offset']:+.2f} | {r['val_acc']:.2%} | {r['recall']:.3f} | {r['ferplus']:.2%} | {r['all']:.2%} | {r['dev_recall']:.3f} |")
@@ -168,12 +180,10 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
 
 
 def _choose(a: argparse.Namespace, offsets: list[float]) -> dict:
-    val, y, dev, devset, major, baked = validation_logits(a.model, a.data, a.ferplus, a.dev_crops)
-    if a.keep_recall_of:
-        v0, y0, d0, ds0, m0, _ = validation_logits(a.keep_recall_of, a.data, a.ferplus, a.dev_crops)
-        bars = score(v0, y0, d0, ds0, shift_of({}), m0)
-    else:
-        bars = score(val, y, dev, devset, shift_of({}), major)
+    _, x_val, y, major, devset = validation(a.data, a.ferplus, a.dev_crops)
+    val, dev, baked = validation_logits(a.model, x_val, devset)
+    bar_val, bar_dev, _ = validation_logits(a.keep_recall_of, x_val, devset) if a.keep_recall_of else (val, dev, None)
+    bars = score(bar_val, y, bar_dev, devset, shift_of({}), major)
     keep = {c: bars[f"recall_{c}"] for c in a.keep if not np.isnan(bars[f"recall_{c}"])}  # a class PublicTest lacks has no bar
     best, rows = choose(val, y, dev, devset, major, a.classes, offsets, keep, a.min_publictest)
     zero = next(r for r in rows if not any(r["offsets"].values()))
