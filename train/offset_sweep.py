@@ -27,11 +27,6 @@ from train.data import load_fer2013
 PREVIOUS_PUBLICTEST = 0.6899  # model 1.2.0's PublicTest accuracy, the floor train.ensemble keeps (PrivateTest 70.02 %)
 
 
-def class_shift(cls: str, value: float) -> np.ndarray:
-    """The per-class logit shift that raises ``cls`` by ``value`` (a class-prior shift), shape (7,)."""
-    return shift_of({cls: value})
-
-
 def shift_of(offsets: dict[str, float]) -> np.ndarray:
     """The per-class logit shift for ``{class: offset}``, shape (7,)."""
     shift = np.zeros(len(CLASSES), np.float32)
@@ -59,7 +54,7 @@ def shifted(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, devset: de
     """``score`` with ``cls``'s logit raised by each offset; ``recall``/``dev_recall`` are that class's."""
     rows = []
     for off in offsets:
-        row = score(val, val_labels, dev, devset, class_shift(cls, off), major)
+        row = score(val, val_labels, dev, devset, shift_of({cls: off}), major)
         rows.append({"offset": off, **row, "recall": row[f"recall_{cls}"], "dev_recall": row[f"dev_recall_{cls}"]})
     return rows
 
