@@ -94,17 +94,16 @@ class FaceApiExpressionNet:
         return F.relu(out1 + out2 + out3 + out4)
 
     @torch.no_grad()
-    def logits(self, grey: np.ndarray, batch: int = 512) -> np.ndarray:
-        """(N, S, S) uint8 grey crops → (N, 7) logits."""
+    def logits(self, x: np.ndarray, batch: int = 512) -> np.ndarray:
+        """The classifier's input, (N, 1, S, S) float in [0, 1] → (N, 7) logits."""
         out = []
-        for i in range(0, len(grey), batch):
-            x = torch.from_numpy(grey[i:i + batch]).float()[:, None].expand(-1, 3, -1, -1)
-            x = _legacy_resize(x, 112)
-            x = (x - torch.tensor(MEAN_RGB)[None, :, None, None]) / 255.0
+        for i in range(0, len(x), batch):
+            rgb = _legacy_resize(255.0 * torch.from_numpy(x[i:i + batch]).float().expand(-1, 3, -1, -1), 112)
+            h = (rgb - torch.tensor(MEAN_RGB)[None, :, None, None]) / 255.0
             for k in range(4):
-                x = self._dense_block(x, f"dense{k}", k == 0)
-            x = F.avg_pool2d(x, 7, 2).flatten(1)
-            out.append((x @ self.w["fc/weights"] + self.w["fc/bias"])[:, self.order].numpy())
+                h = self._dense_block(h, f"dense{k}", k == 0)
+            h = F.avg_pool2d(h, 7, 2).flatten(1)
+            out.append((h @ self.w["fc/weights"] + self.w["fc/bias"])[:, self.order].numpy())
         return np.concatenate(out)
 
 
@@ -132,7 +131,7 @@ def parity_with_faceapi_js(net: FaceApiExpressionNet, model_dir: Path, node_modu
                         str(crops.shape[-1]), str(out)], check=True, capture_output=True,
                        env={**os.environ, "NODE_PATH": str((node_modules_parent / "node_modules").resolve())})
         theirs = np.asarray(json.loads(out.read_text()), np.float64)[:, net.order]
-    ours = torch.softmax(torch.from_numpy(net.logits(crops)).double(), 1).numpy()
+    ours = torch.softmax(torch.from_numpy(net.logits(crops[:, None] / np.float32(255.0))).double(), 1).numpy()
     diff, agree = float(np.abs(ours - theirs).max()), float((ours.argmax(1) == theirs.argmax(1)).mean())
     return (f"Parity with face-api.js 0.22.2 itself (tfjs-core 1.7 in Node) on {len(crops)} dev crops: largest "
             f"probability difference {diff:.1e}, same answer on {agree:.0%}.")
@@ -141,20 +140,12 @@ def parity_with_faceapi_js(net: FaceApiExpressionNet, model_dir: Path, node_modu
 def held_out_gains(ev, fv, ed, fd, y, major, devset: dev_crops.DevCrops, ws: list[float], halves: int = 10) -> list[float]:
     """The choice of ``w`` (among ``ws``, those that keep the PublicTest floor) repeated on random halves of the dev
     crops, each scored on the other half: points of dev accuracy it adds there that are not fitted noise."""
-    rng, n, none, out = np.random.default_rng(0), len(devset.labels), np.zeros(len(CLASSES), np.float32), []
-    part = lambda m: dev_crops.DevCrops(devset.crops[m], devset.labels[m], devset.datasets[m], int(m.sum()))  # noqa: E731
-    for _ in range(halves):
-        a = np.zeros(n, bool)
-        a[rng.permutation(n)[: n // 2]] = True
-        w = max(ws, key=lambda w: rule_value(score(ev + w * fv, y, ed[a] + w * fd[a], part(a), none, major)))
-        b = part(~a)
+    none, out = np.zeros(len(CLASSES), np.float32), []
+    for a in dev_crops.random_halves(len(devset.labels), halves):
+        w = max(ws, key=lambda w: rule_value(score(ev + w * fv, y, ed[a] + w * fd[a], devset.subset(a), none, major)))
+        b = devset.subset(~a)
         out.append(100 * (score(ev, y, ed[~a] + w * fd[~a], b, none)["all"] - score(ev, y, ed[~a], b, none)["all"]))
     return out
-
-
-def as_grey(x: np.ndarray) -> np.ndarray:
-    """The classifier's (N, 1, S, S) float input back to uint8 crops."""
-    return np.clip(np.round(x[:, 0] * 255.0), 0, 255).astype(np.uint8)
 
 
 def table(rows: list[dict]) -> str:
@@ -186,9 +177,9 @@ def main(argv: list[str] | None = None) -> dict:
     major = ferplus.majority_labels(val.sources, ferplus.load_votes(a.votes))
     x_val = preprocess_faces(val.images)
     net = FaceApiExpressionNet(a.faceapi)
-    fv, fd = net.logits(as_grey(x_val)), net.logits(devset.crops)
+    fv, fd = net.logits(x_val), net.logits(devset.inputs())
     idx = np.random.default_rng(0).choice(len(train.labels), min(a.train_sample, len(train.labels)), replace=False)
-    train_acc = float((net.logits(as_grey(preprocess_faces(train.images[idx]))).argmax(1) == train.labels[idx]).mean())
+    train_acc = float((net.logits(preprocess_faces(train.images[idx])).argmax(1) == train.labels[idx]).mean())
 
     parity = parity_with_faceapi_js(net, a.faceapi, a.faceapi_js, devset.crops[::100]) if a.faceapi_js else (
         "Parity with face-api.js itself not checked in this run (`--faceapi-js`).")

@@ -30,6 +30,20 @@ class DevCrops:
         """The model input (N, 1, S, S) float32 in [0, 1]."""
         return self.crops[:, None].astype(np.float32) / 255.0
 
+    def subset(self, mask: np.ndarray) -> "DevCrops":
+        """The crops where ``mask`` is true (``photos`` counts them)."""
+        return DevCrops(self.crops[mask], self.labels[mask], self.datasets[mask], int(mask.sum()))
+
+
+def random_halves(n: int, halves: int, seed: int = 0):
+    """``halves`` boolean masks, each choosing a random half of ``n`` crops: to choose on one half and score on the
+    other, so that a gain fitted to a few photos shows as noise."""
+    rng = np.random.default_rng(seed)
+    for _ in range(halves):
+        a = np.zeros(n, bool)
+        a[rng.permutation(n)[: n // 2]] = True
+        yield a
+
 
 def build(data: Path) -> DevCrops:
     from emotion import EmotionRecognizer, PredictionResult

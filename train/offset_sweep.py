@@ -96,13 +96,10 @@ def held_out_gains(val: np.ndarray, val_labels: np.ndarray, dev: np.ndarray, dev
                    min_publictest: float, halves: int, seed: int = 0) -> list[tuple[dict, float]]:
     """For each of ``halves`` random splits of the dev crops: the shift chosen on one half and the dev accuracy it adds
     on the other half (points of accuracy, vs no shift)."""
-    rng, n, out = np.random.default_rng(seed), len(devset.labels), []
-    for _ in range(halves):
-        a = np.zeros(n, bool)
-        a[rng.permutation(n)[: n // 2]] = True
-        part = lambda m: dev_crops.DevCrops(devset.crops[m], devset.labels[m], devset.datasets[m], int(m.sum()))  # noqa: E731
-        best, _ = choose(val, val_labels, dev[a], part(a), major, classes, offsets, keep, min_publictest)
-        b = part(~a)
+    out = []
+    for a in dev_crops.random_halves(len(devset.labels), halves, seed):
+        best, _ = choose(val, val_labels, dev[a], devset.subset(a), major, classes, offsets, keep, min_publictest)
+        b = devset.subset(~a)
         gain = (score(val, val_labels, dev[~a], b, shift_of(best["offsets"]))["all"]
                 - score(val, val_labels, dev[~a], b, shift_of({}))["all"])
         out.append((best["offsets"], gain))
