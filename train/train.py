@@ -9,6 +9,9 @@ the main head keeps learning the FER-2013 label; the loss is ``(1 − w)·CE(mai
 with ``w = --ferplus-weight``. Selection uses the mean of the main head's PublicTest accuracy (FER labels) and the
 auxiliary head's PublicTest FER+ majority accuracy. ``train.export --head-mix`` folds the two heads into one.
 With ``--dev-crops`` (``train.dev_crops``) each epoch also logs real-photo accuracy, for tuning only.
+With ``--photos`` (``train.photo_pool``) real face photos join the training set (their loss share set by
+``--photos-weight``; FER-2013's class weights are kept, so the photos add what FER-2013 lacks without moving its
+balance), and each epoch scores the pool's held-out identities; the selection score then also counts them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from emotion.preprocess import INPUT_SIZE, preprocess_faces
 from train import checkpoint
 from train.augment import AugmentConfig, augment_batch
 from train.data import load_fer2013
-from train import dev_crops, ferplus
+from train import dev_crops, ferplus, photo_pool
 from train.model import ARCHITECTURES, EmotionNet, build_model
 from train.runlog import record_command
 
@@ -74,6 +77,8 @@ class TrainConfig:
     degrade: bool = True  # real-photo degradations in the augmentation (train.augment.degrade_batch)
     teacher: str = ""  # an ONNX model (e.g. the ensemble) whose calibrated probabilities the main head also learns
     teacher_weight: float = 0.7  # share of the teacher's soft targets in the main head's loss
+    photos: str = ""  # runs/photo_pool.npz: real face photos trained on beside FER-2013 (held-out identities scored)
+    photos_weight: float = 0.5  # loss weight of one photo relative to one FER-2013 face
 
 
 def seed_everything(seed: int) -> None:
@@ -171,6 +176,22 @@ def train(cfg: TrainConfig) -> dict:
     x_dev = torch.from_numpy(dev.inputs()) if dev is not None else None
     x_train = torch.from_numpy(preprocess_faces(tr.images, cfg.img_size))
     y_train = torch.from_numpy(tr.labels)
+    sample_w = held = x_held = None
+    if cfg.photos:  # real photos appended after the FER-2013 faces; no FER+ votes for them (mask 0)
+        pool = photo_pool.load(cfg.photos)
+        use, held = pool.split(held=False), pool.split(held=True)
+        x_held = torch.from_numpy(preprocess_faces(held.crops, cfg.img_size))
+        x_train = torch.cat([x_train, torch.from_numpy(preprocess_faces(use.crops, cfg.img_size))])
+        y_train = torch.cat([y_train, torch.from_numpy(use.labels)])
+        sample_w = torch.cat([torch.ones(len(tr.labels)), torch.full((len(use.labels),), cfg.photos_weight)])
+        if soft_train is not None:
+            soft_train = torch.cat([soft_train, torch.zeros(len(use.labels), soft_train.shape[1])])
+            mask_train = torch.cat([mask_train, torch.zeros(len(use.labels), dtype=mask_train.dtype)])
+        if soft_teacher is not None:
+            soft_teacher = torch.cat([soft_teacher, teacher_targets(cfg.teacher, use.crops, cache_dir=out.parent)])
+        print(f"photos {cfg.photos}: {len(use.labels)} trained on (weight {cfg.photos_weight}), {len(held.labels)} "
+              f"of held-out identities scored; per class {np.bincount(use.labels, minlength=len(CLASSES)).tolist()}",
+              flush=True)
     x_val = torch.from_numpy(preprocess_faces(va.images, cfg.img_size))
     y_val = torch.from_numpy(va.labels)
     print(f"data ready in {time.time() - t0:.1f}s: train {tuple(x_train.shape)}, val {tuple(x_val.shape)}; device {device}, "
@@ -192,6 +213,8 @@ def train(cfg: TrainConfig) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total_steps, int(cfg.warmup_epochs * steps_per_epoch)))
     weights = class_balance(tr.labels)
     loss_fn = nn.CrossEntropyLoss(weight=weights.to(device) if cfg.balance == "weights" else None, label_smoothing=cfg.label_smoothing)
+    if sample_w is not None:
+        loss_fn = SourceWeightedCE(loss_fn)
     sample_p = (weights[y_train] / weights[y_train].sum()) if cfg.balance == "sampler" else None
     aug = AugmentConfig(degrade=cfg.degrade)
     use_amp = device.type == "cuda"
@@ -234,7 +257,7 @@ def train(cfg: TrainConfig) -> dict:
             yb = y_train[idx].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits, aux = model.forward_heads(xb)
-                loss = loss_fn(logits.float(), yb)
+                loss = loss_fn(logits.float(), yb) if sample_w is None else loss_fn(logits.float(), yb, sample_w[idx].to(device))
                 if soft_teacher is not None:  # distillation: the teacher's calibrated probabilities as soft targets
                     kd = -(soft_teacher[idx].to(device) * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
                     loss = (1 - cfg.teacher_weight) * loss + cfg.teacher_weight * kd
@@ -277,6 +300,12 @@ def train(cfg: TrainConfig) -> dict:
             if x_dev is not None:
                 dm, da = predict_heads(m, x_dev, device)
                 s.update(_dev_scores(dm, da, dev))
+            if x_held is not None:  # held-out identities of the photo pool count in the selection too
+                hm, ha = predict_heads(m, x_held, device)
+                s.update(photo_pool.scores(F.softmax(hm, 1).numpy(), held))
+                if ha is not None:
+                    s.update(photo_pool.scores(F.softmax(0.5 * (hm + ha), 1).numpy(), held, prefix="holdout_mix"))
+                s["select"] = (2 * s["select"] + s.get("holdout_mix_acc", s["holdout_acc"])) / 3
             prefix = "val" if name == "model" else "ema_val"
             row.update({f"{prefix}_{k}": v for k, v in s.items()})
             if picked is None or s["select"] > picked[1]["select"]:
@@ -289,6 +318,9 @@ def train(cfg: TrainConfig) -> dict:
                     "val_select": picked[1]["select"], "epoch": epoch + 1, "weights": picked[0]}
             if "ferplus_acc" in picked[1]:
                 best["val_ferplus_acc"] = picked[1]["ferplus_acc"]
+            for k in ("holdout_acc", "holdout_mix_acc"):
+                if k in picked[1]:
+                    best[f"val_{k}"] = picked[1][k]
             checkpoint.save(best_path, checkpoint.Checkpoint(
                 model=candidates[picked[0]].state_dict(), arch=cfg.arch, img_size=cfg.img_size, classes=list(CLASSES),
                 best=best, config=asdict(cfg)))
@@ -305,6 +337,7 @@ def train(cfg: TrainConfig) -> dict:
               + (f"  ema {row['ema_val_acc']:.4f}" if ema is not None else "")
               + (f"  FER+ {row['val_ferplus_acc']:.4f}" if "val_ferplus_acc" in row else "")
               + (f"  dev {row['val_dev_acc']:.3f}/{row.get('val_dev_mix_acc', float('nan')):.3f}" if "val_dev_acc" in row else "")
+              + (f"  held-out photos {row['val_holdout_acc']:.3f}/{row.get('val_holdout_mix_acc', float('nan')):.3f}" if "val_holdout_acc" in row else "")
               + f"  {row['img_per_s']:.0f} img/s  {row['epoch_seconds']:.0f}s" + ("  *best*" if improved else ""), flush=True)
 
     summary = {"best": best, "init": cfg.init or None, "epochs_run": len(history), "steps": step, "train_seconds": round(train_seconds, 1),
@@ -314,6 +347,21 @@ def train(cfg: TrainConfig) -> dict:
     with open(out / "summary.json", "w") as fh:
         json.dump(summary, fh, indent=2)
     return summary
+
+
+class SourceWeightedCE(nn.Module):
+    """The class-weighted cross-entropy of ``base`` with a weight per sample (its source's share): the weighted mean
+    over the batch, so that with every sample weight 1 it equals ``base`` exactly."""
+
+    def __init__(self, base: nn.CrossEntropyLoss):
+        super().__init__()
+        self.base = base
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor) -> torch.Tensor:
+        per = F.cross_entropy(logits, target, weight=self.base.weight, label_smoothing=self.base.label_smoothing,
+                              reduction="none")
+        cw = self.base.weight[target] if self.base.weight is not None else torch.ones_like(per)
+        return (per * sample_weight).sum() / (cw * sample_weight).sum()
 
 
 def teacher_targets(path: str, images: np.ndarray, batch: int = 128, cache_dir: Path | None = None) -> torch.Tensor:
@@ -416,6 +464,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    "its calibrated probabilities are soft targets for the main head")
     p.add_argument("--teacher-weight", type=float, default=d.teacher_weight, help="share of the teacher's targets in "
                    "the main head's loss")
+    p.add_argument("--photos", default="", help="runs/photo_pool.npz (python -m train.photo_pool): real face photos "
+                   "trained on beside FER-2013; their held-out identities are scored each epoch")
+    p.add_argument("--photos-weight", type=float, default=d.photos_weight, help="loss weight of a photo relative to "
+                   "a FER-2013 face")
     p.add_argument("--init", default="", help="start from this checkpoint's weights (e.g. runs/lite0-96/best.pt) "
                    "with a fresh optimiser, schedule and weight EMA")
     a = p.parse_args(argv)
