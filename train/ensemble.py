@@ -44,7 +44,7 @@ from train.calibration import fit_calibration, nll, per_source_ece
 from train.export import parse_offsets
 from train.offset_sweep import PREVIOUS_PUBLICTEST, batched_logits, rule_score, shift_of, validation
 
-MODEL_VERSION = "1.6.0"  # 1.6.0: a surprise prior (train.offset_sweep --choose); 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
+MODEL_VERSION = "1.7.0"  # 1.7.0: m9 (real photos in training, train.photo_pool) replaces m4; 1.6.0: a surprise prior (train.offset_sweep --choose); 1.5.0: members distilled from a FER-leaning teacher (m5 Lite1@96, m6 Lite0@80 plain); 1.4.0: the distilled student replaces m1; 1.3.0: the first ensemble (m1, m2, m3)
 
 
 @dataclass
@@ -299,6 +299,10 @@ def main(argv: list[str] | None = None) -> dict:
                             "weights, temperature, threshold", "test": "PrivateTest (3,589): reported only"}},
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    photos = {m.path.name: m.meta["data"]["photos"] for m, _ in used if isinstance(m.meta.get("data"), dict)
+              and "photos" in m.meta["data"]}
+    if photos:  # members that also learned from real photos (train.photo_pool): the source, pin and exclusions
+        metadata["data"]["photos"] = photos
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)

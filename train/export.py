@@ -62,6 +62,14 @@ def torch_logits(graph: nn.Module, x: np.ndarray, batch: int = 256) -> np.ndarra
     return np.concatenate([graph(torch.from_numpy(x[i:i + batch]))[0].numpy() for i in range(0, len(x), batch)])
 
 
+def photo_pool_record(path: str, weight: float | None) -> dict:
+    """What a model card needs of the photo pool a run trained on: source, commit, licence terms, exclusions, counts."""
+    from train import photo_pool
+
+    report = photo_pool.load(path).report if Path(path).is_file() else {"file": path, "note": "pool file not on this machine"}
+    return {"pool": report, "loss_weight": weight, "licence": photo_pool.LICENCE}
+
+
 def export_onnx(graph: ExportGraph, path: Path, size: int, metadata: dict) -> None:
     """Write a single-file ONNX model (no external data) with a dynamic batch axis and metadata_props."""
     example = torch.zeros(2, 1, size, size)
@@ -149,6 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
                             "test": "PrivateTest (3,589): reported only"}},
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if cfg.get("photos"):  # real photos trained on beside FER-2013 (train.photo_pool): their source, pin and counts
+        metadata["data"]["photos"] = photo_pool_record(cfg["photos"], cfg.get("photos_weight"))
     if cfg.get("teacher"):
         metadata["teacher"] = _teacher(cfg)
         metadata["data"]["labels"] += f"; main head also distilled from the teacher's probabilities (share {cfg['teacher_weight']})"

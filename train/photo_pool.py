@@ -42,6 +42,8 @@ PINNED_COMMIT = "5fb9c13afac07c55eae8d25eb6b50af344ad60c9"
 SOURCE = "muxspace/facial_expressions"
 LABELS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy", "neutral": "neutral",
           "sadness": "sad", "surprise": "surprise"}
+LICENCE = ("repository Apache-2.0 (code and labels); photos: LFW news photos distributed for research, IMFDB stills "
+           "non-commercial research only: research/evaluation use, like FER-2013")
 _NUMBER_TAIL = re.compile(r"_\d+[a-z]?$")
 
 
