@@ -9,7 +9,7 @@ Every server is started with ``FORWARDED_ALLOW_IPS=127.0.0.1`` (attacker and vic
 ``X-Forwarded-For``; a revision that ignores the header sees them as one client) and a per-minute rate limit high
 enough that only the attack itself can refuse the victim; ``ENV`` adds an attack's own settings (B9's
 ``FORWARDED_ALLOW_IPS=*``). B1 and B4 come from other loopback addresses (127.0.0.5, 127.0.0.6) over real sockets.
-Attacks 8–19 are issue #21's B1–B12; each is bounded (client timeouts, ≤ 60 s) even against a vulnerable server.
+Attacks 8–19 are issue #21's B1–B12, 20– issue #33's C1–C9; each is bounded (client timeouts, ≤ 60 s) even against a vulnerable server.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import httpx
 from PIL import Image
 
 from bench.attacks import (ASTRONAUT_PATH, Wire, bomb_png, cpu_s, data_url, empty_parts, encode, flat_png, idle_sockets,
-                           mp4_clip, path_entry, raw_request, rss_mb, scan_bomb_jpeg, still_open, tiny_objects, watch)
+                           many_tracks_mkv, mp4_clip, path_entry, raw_request, rss_mb, sample_index_mp4, scan_bomb_jpeg,
+                           still_open, tiny_objects, watch)
 from bench.server import ROOT, running_app
 
 ASTRONAUT = ASTRONAUT_PATH.read_bytes()
@@ -435,6 +436,30 @@ def live_slots(url: str, tmp: Path) -> str:
     return f"{held}/8 streams of 4 clients accepted; a 5th client's stream: HTTP {fifth.status}{error}"
 
 
+# -- the attacks of issue #33 (round 3) ----------------------------------------------------------------------------
+def _with_victim_clip(url: str, attack: Callable[[], str]) -> str:
+    """``attack()`` while another client sends a small clip 1 s in: what the attack got, and the clip's answer time."""
+    _, small = _clips()
+    with ThreadPoolExecutor(2) as pool:
+        mine = pool.submit(attack)
+        time.sleep(1)
+        other = pool.submit(_post_file, url, "/api/predict_video", "clip.mp4", small, VICTIM, 60)
+        what, (what2, secs2) = mine.result(), other.result()
+    return f"{what}; another client's 2 s clip 1 s in: {what2} in {secs2:.1f} s"
+
+
+def sample_index_bomb(url: str, tmp: Path) -> str:
+    """C1: a 1.7 KB MP4 declaring 2 tracks × 80 M samples, then a 2.4 MB WebM of 990 tracks, to /api/predict_video."""
+    mp4, mkv = sample_index_mp4(tracks=2), many_tracks_mkv(990)
+
+    def attack() -> str:
+        (a, s1), (b, s2) = (_post_file(url, "/api/predict_video", "clip.mp4", mp4, ATTACKER, 60),
+                            _post_file(url, "/api/predict_video", "clip.webm", mkv, ATTACKER, 60))
+        return f"{len(mp4) / 1024:.1f} KB MP4 of 2 × 80 M samples: {a} in {s1:.1f} s; {len(mkv) / 2**20:.1f} MB WebM of 990 tracks: {b} in {s2:.1f} s"
+
+    return _with_victim_clip(url, attack)
+
+
 ATTACKS: dict[str, Callable[[str, Path], str]] = {
     "1 file by path (/etc/passwd, /dev/zero)": file_by_path, "2 pixel bombs": pixel_bombs,
     "3 66 live-stream joins": stream_joins, "4 40,000 file entries": file_flood, "5 huge JSON bodies": big_bodies,
@@ -445,6 +470,7 @@ ATTACKS: dict[str, Callable[[str, Path], str]] = {
     "15 B8 /run skips the queue": run_route, "16 B9 forged X-Forwarded-For": forged_forwarded_for,
     "17 B10 one client holds the video slot": video_slot, "18 B11 unused Gradio routes": unused_routes,
     "19 B12 all live slots": live_slots,
+    "20 C1 MP4 sample-index bomb": sample_index_bomb,
 }
 # Server settings of one attack only, on top of run()'s.
 ENV: dict[Callable[[str, Path], str], dict[str, str]] = {

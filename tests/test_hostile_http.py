@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, idle_sockets, noise_png, path_entry,
-                           raw_request, rss_mb, scan_bomb_jpeg, still_open, watch)
+from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, idle_sockets, many_tracks_mkv, noise_png,
+                           path_entry, raw_request, rss_mb, sample_index_mp4, scan_bomb_jpeg, still_open, watch)
 from tests.conftest import EXAMPLES
 from bench.server import running_app
 from web.config import ServerConfig
@@ -315,3 +315,19 @@ def test_an_upload_waiting_to_be_read_is_not_served_back(server):
         assert r.status_code == 404 and r.json()["error"] == "invalid_request", url
     r = httpx.get(f"{server['url']}/gradio_api/file={EXAMPLES / 'astronaut.jpg'}", timeout=5)
     assert r.status_code == 200  # the examples are still served
+
+
+# Round 3 (issue #33) ----------------------------------------------------------------------------------------------
+def test_a_sample_index_bomb_is_refused_from_its_bytes(server):
+    """A 2.4 KB MP4 declaring 3 × 80 M samples cost FFmpeg 5.8 GB to open: refused before it is opened."""
+    bomb, mkv = sample_index_mp4(tracks=3), many_tracks_mkv(990)
+    before = rss_mb(server["proc"].pid)
+    with watch(server["url"], server["proc"].pid) as seen:
+        replies = [httpx.post(server["url"] + "/api/predict_video", files={"file": ("clip.mp4", bomb, "video/mp4")},
+                              headers={"X-Forwarded-For": "10.33.1.1"}, timeout=20),
+                   httpx.post(server["url"] + "/api/predict_video", files={"file": ("clip.mkv", mkv, "video/webm")},
+                              headers={"X-Forwarded-For": "10.33.1.2"}, timeout=20)]
+    assert (replies[0].status_code, replies[0].json()["error"]) == (422, "video_too_long"), replies[0].text
+    assert (replies[1].status_code, replies[1].json()["error"]) == (415, "unsupported_video"), replies[1].text
+    assert seen["peak_rss_mb"] - before < 100, seen
+    _alive_and_serving(server, "10.33.1.3")
