@@ -42,6 +42,17 @@ def bomb_png(side: int = 13000) -> bytes:
     return encode(Image.new("1", (side, side)), "PNG", optimize=True)
 
 
+def chunk_bomb_png(chunks: int = 1_460_000) -> bytes:
+    """The astronaut as a PNG with ``chunks`` empty private chunks after its header (12 bytes each, valid CRCs): ~17 MB
+    under the 20 MB limit, one ordinary photo to every pixel check, ~7 s of Python in Pillow's chunk walk."""
+    import zlib
+
+    png = encode(Image.open(ASTRONAUT_PATH).convert("RGB"), "PNG")
+    empty = (0).to_bytes(4, "big") + b"zzZz" + zlib.crc32(b"zzZz").to_bytes(4, "big")
+    ihdr_end = 8 + 25  # signature, then IHDR's length, type, 13 bytes and CRC
+    return png[:ihdr_end] + empty * chunks + png[ihdr_end:]
+
+
 def float_tiff(side: int = 500) -> bytes:
     """A 32-bit float TIFF (1 MB at 500×500)."""
     return encode(Image.fromarray(np.zeros((side, side), np.float32)), "TIFF")
@@ -198,6 +209,29 @@ def idle_sockets(url: str, n: int, source: str, half_head: bool = False) -> list
             break
         out.append(s)
     return out
+
+
+def trickled_bodies(url: str, n: int, length: int, path: str = "/api/predict_video", clients: int = 6,
+                    prefix: str = "10.66.20") -> list[socket.socket]:
+    """``n`` requests (from 127.0.0.1, as ``clients`` clients by X-Forwarded-For) each declaring a ``length``-byte
+    body and sending its first byte only; the caller trickles more with ``trickle`` and closes them."""
+    u = urlparse(url)
+    out = []
+    for i in range(n):
+        s = socket.create_connection((u.hostname, u.port), timeout=5)
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {prefix}.{i % clients}\r\n"
+                  f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {length}\r\n\r\n-".encode())
+        out.append(s)
+    return out
+
+
+def trickle(sockets: list[socket.socket]) -> None:
+    """One more byte on each socket still open."""
+    for s in sockets:
+        try:
+            s.sendall(b"-")
+        except OSError:
+            pass
 
 
 def still_open(sockets: list[socket.socket]) -> int:

@@ -1,7 +1,8 @@
 """The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
 
 Layers, outermost first: ``web.proxy.ClientFromProxy`` (the client address from ``X-Forwarded-For``: the rightmost
-hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestShape`` (what arrives: bodies
+charged as they come, uploads scanned part by part, URL file targets refused) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
 from web.rest import docs_router, router
 from web.service import EmotionService
+from web.shape import RequestShape
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
 from web.ui_text import CSS
 from web.uploads import UploadStore
@@ -97,4 +99,6 @@ def create_app(service: EmotionService, config: ServerConfig):
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
-    return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))
+    shaped = RequestShape(guarded, max_upload_parts=config.max_batch, inflight_total=config.inflight_mb_total * 2**20,
+                          grace_s=config.body_timeout_s)
+    return ClientFromProxy(shaped, trusted_list(config.forwarded_allow_ips))
