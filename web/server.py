@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
+from web.backlog import BoundedBacklog
 from web.connections import trusted_list
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
@@ -88,6 +89,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
     demo.has_launched = True
+    BoundedBacklog(demo._queue, ttl_s=config.unread_ttl_s).install()  # answers nobody reads are not kept for ever
     guarded = RequestGuard(
         app, rules_by_fn=event_rules(demo, config.max_batch),
         fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
