@@ -343,8 +343,9 @@ def test_a_file_target_that_is_a_url_is_refused_unfetched(server):
     """Gradio fetched and relayed any URL given as /file=; the server is started with proxies pointing at a closed
     local port, so even a regression could not reach out (nor ask a DNS-over-HTTPS service)."""
     for target in ("http://example.com/big", "https://93.184.216.34/x", "//example.com/x", "HTTP://example.com/x"):
-        r = httpx.get(f"{server['url']}/gradio_api/file={target}", timeout=5)
-        assert r.status_code == 404 and r.json()["error"] == "invalid_request", (target, r.text)
+        for route in ("file=", "file/"):
+            r = httpx.get(f"{server['url']}/gradio_api/{route}{target}", timeout=5)
+            assert r.status_code == 404 and r.json()["error"] == "invalid_request", (route, target, r.text)
     example = f"{server['url']}/gradio_api/file={EXAMPLES / 'astronaut.jpg'}"
     r = httpx.get(example, headers={"Range": "bytes=0-9,20-29"}, timeout=5)  # several ranges: Gradio answered 500
     assert r.status_code == 200 and r.content == ASTRONAUT

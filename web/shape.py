@@ -2,7 +2,7 @@
 
 An ASGI middleware between ``web.proxy.ClientFromProxy`` and ``web.guard.RequestGuard``:
 
-- ``GET /gradio_api/file=<target>``: a target that is a URL (``http://…``, ``//host/…``) is refused: Gradio would
+- ``GET /gradio_api/file=<target>`` (and ``file/<target>``): a target that is a URL (``http://…``, ``//host/…``) is refused: Gradio would
   fetch and relay it (an open relay, and on a real host a public DNS-over-HTTPS lookup). A ``Range`` header of
   several ranges is dropped (the whole file is sent, as RFC 9110 allows): Gradio answered it with a 500.
 - A ``session_hash`` (query string, ``heartbeat/<hash>``) longer than ``MAX_SESSION_HASH``: refused; Gradio keeps
@@ -174,7 +174,7 @@ class RequestShape:
     def _check_head(self, scope) -> dict:
         """Refusals from the request head; returns the scope to pass on (a multi-range ``Range`` dropped)."""
         path = scope.get("path", "")
-        if path.startswith(f"{API}/file="):
+        if path.startswith((f"{API}/file=", f"{API}/file/")):  # the second is Gradio's older spelling of the first
             if _URL_TARGET.match(path[len(API) + 6:]):
                 raise Refusal(404, "invalid_request", "Only this app's own files are served here, never another address.")
             if any(k.lower() == b"range" and b"," in v for k, v in scope.get("headers", [])):
