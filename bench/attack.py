@@ -482,8 +482,11 @@ def starved_budget(url: str, tmp: Path) -> str:
 
 
 def unread_answers(url: str, tmp: Path) -> str:
-    """C3: 10 clients × 10 page Upload events (a 2048² photo) never reading /queue/data (joined again when busy)."""
-    photo = encode(Image.open(ASTRONAUT_PATH).convert("RGB").resize((2048, 2048)), "JPEG", quality=90)
+    """C3: 10 clients × 10 page Upload events (a 2048² photo with sensor-like noise, so its inline preview is as large
+    as a real photo's) never reading /queue/data (joined again when busy)."""
+    rgb = np.asarray(Image.open(ASTRONAUT_PATH).convert("RGB").resize((2048, 2048)), dtype=np.int16)
+    noisy = np.clip(rgb + np.random.default_rng(0).normal(0, 12, rgb.shape), 0, 255).astype(np.uint8)
+    photo = encode(Image.fromarray(noisy), "JPEG", quality=90)
 
     def client(c: int) -> int:
         wire, session, joined = replace(FNS[url], ip=f"10.66.30.{c}"), f"unread{c:02d}", 0
@@ -499,7 +502,7 @@ def unread_answers(url: str, tmp: Path) -> str:
     with ThreadPoolExecutor(10) as pool:
         joined = sum(pool.map(client, range(10)))
     time.sleep(5)  # the queue finishes what was joined
-    return f"{joined} Upload events from 10 clients, answers never read"
+    return f"{joined} Upload events of a {len(photo) / 2**20:.1f} MB photo from 10 clients, answers never read"
 
 
 def chunk_bombs(url: str, tmp: Path) -> str:
