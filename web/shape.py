@@ -55,12 +55,18 @@ class UploadScan:
         if ctype != b"multipart/form-data" or not boundary or len(boundary) > MAX_BOUNDARY:
             raise _Cut(Refusal(400, "invalid_request", "Send the files as multipart/form-data."))
         self.max_parts, self.parts = max_parts, 0
+        self.delimiter, self.delimiters, self.tail = b"--" + boundary, 0, b""
         self.field, self.value, self.disposition = b"", b"", b""
         self.parser = MultipartParser(boundary, {
             "on_part_begin": self._part, "on_header_field": self._field, "on_header_value": self._value,
             "on_header_end": self._header_end, "on_headers_finished": self._headers_done})
 
     def feed(self, chunk: bytes) -> None:
+        joined = self.tail + chunk  # a delimiter split between two chunks is counted once, whole
+        self.delimiters += joined.count(self.delimiter)  # at memory speed, before any parsing
+        self.tail = joined[-(len(self.delimiter) - 1):]
+        if self.delimiters - 1 > self.max_parts:  # n parts have n + 1 delimiters (the last one closes)
+            raise _Cut(Refusal(413, "too_many_files", MESSAGES["too_many_files"].format(max_files=self.max_parts)))
         try:
             self.parser.write(chunk)
         except _Cut:
