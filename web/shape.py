@@ -28,7 +28,7 @@ import time
 from typing import Callable
 from urllib.parse import parse_qs
 
-from multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from emotion.errors import MESSAGES
 from web.guard import API, Refusal, _respond, session_hash_refusal
