@@ -100,6 +100,10 @@ class UploadScan:
                                                        "with a file name."))
 
 
+def _header(scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == name), "")
+
+
 class RequestShape:
     """Pure ASGI middleware; see the module's docstring."""
 
@@ -119,14 +123,9 @@ class RequestShape:
             log.info("refused %s: %s", scope.get("method"), r.code)
             return await _respond(send, r)
         state = {"cut": None, "started": False, "disconnected": False, "charged": 0, "received": 0}
-        upload = None
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        is_upload = scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == f"{API}/upload"
+        upload: UploadScan | None = None  # made at the first chunk: the guard's checks of the head come first
         began = self.clock()
-        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == f"{API}/upload":
-            try:
-                upload = UploadScan(headers.get("content-type", ""), self.max_upload_parts)
-            except _Cut as c:
-                return await _respond(send, c.refusal)
 
         async def checked_receive():
             if state["cut"] is not None:
@@ -135,12 +134,14 @@ class RequestShape:
             if message["type"] == "http.disconnect":
                 state["disconnected"] = True
                 return message
+            nonlocal upload
             chunk = message.get("body", b"")
             try:
                 state["received"] += len(chunk)
-                if upload is None:  # an upload streams to disk (bounded by the guard per client and minute)
+                if not is_upload:  # an upload streams to disk (bounded by the guard per client and minute)
                     self._charge(state, len(chunk))
                 elif chunk:
+                    upload = upload or UploadScan(_header(scope, b"content-type"), self.max_upload_parts)
                     upload.feed(chunk)
                 if message.get("more_body") and self.clock() - began > self.grace_s and \
                         state["received"] < self.min_rate * (self.clock() - began):
