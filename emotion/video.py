@@ -30,6 +30,7 @@ from typing import Callable, Union
 import numpy as np
 
 from emotion.classes import CLASSES
+from emotion.container import check_container
 from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, FaceResult, PredictionResult
 from emotion.validation import read_bytes, sniff_format
@@ -268,12 +269,20 @@ def _too_large(limits: VideoLimits) -> ImageRejected:
     return ImageRejected("file_too_large", f"The video is too large. Upload a clip under {limits.max_mb:g} MB.")
 
 
-def probe(source: VideoSource, limits: VideoLimits = VideoLimits()) -> VideoInfo:
-    """The container's metadata, or ``ImageRejected`` (size, format, resolution, duration); decodes no frame."""
-    data = _bytes_of(source, limits)
+def _container(data: bytes, limits: VideoLimits) -> str:
+    """The container's format, after refusing from its bytes what would cost FFmpeg gigabytes just to open (sample
+    tables declaring millions of samples, hundreds of tracks): ``emotion.container``."""
     fmt = sniff_video(data[:16])
     if fmt is None:
         raise _refuse_format(data[:16])
+    check_container(data, fmt, limits.max_seconds)
+    return fmt
+
+
+def probe(source: VideoSource, limits: VideoLimits = VideoLimits()) -> VideoInfo:
+    """The container's metadata, or ``ImageRejected`` (size, format, resolution, duration); decodes no frame."""
+    data = _bytes_of(source, limits)
+    fmt = _container(data, limits)
     with _Capture(data) as cap:
         info = cap.info(fmt)
     _check(info, limits)
@@ -374,9 +383,7 @@ def analyse(source: VideoSource, recognizer, *, limits: VideoLimits = VideoLimit
     run = predict or (lambda rgb: recognizer.predict(rgb, model=model))
     try:
         data = _bytes_of(source, limits)
-        fmt = sniff_video(data[:16])
-        if fmt is None:
-            raise _refuse_format(data[:16])
+        fmt = _container(data, limits)
         frames, duration, info = _sample(data, fmt, limits, run, progress, info)
     except ImageRejected as e:
         log.info("video rejected: %s", e.code)

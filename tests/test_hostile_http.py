@@ -7,6 +7,8 @@ server trusts from 127.0.0.1 only (FORWARDED_ALLOW_IPS), as it would from the pr
 from __future__ import annotations
 
 import os
+import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.attacks import (Wire, bmp, bomb_png, data_url, float_tiff, health_s, idle_sockets, noise_png, path_entry,
-                           raw_request, rss_mb, scan_bomb_jpeg, still_open, watch)
+from bench.attacks import (Wire, bmp, bomb_png, chunk_bomb_png, data_url, float_tiff, health_s, idle_sockets,
+                           many_tracks_mkv, noise_png, path_entry, raw_request, rss_mb, sample_index_mp4, scan_bomb_jpeg,
+                           still_open, trickle, trickled_bodies, watch)
 from tests.conftest import EXAMPLES
 from bench.server import running_app
 from web.config import ServerConfig
@@ -23,6 +26,7 @@ from web.config import ServerConfig
 ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
 TTL_S = 3
 CONN_TIMEOUT_S = 2
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,9 @@ def server(tmp_path_factory):
     temp_dir.mkdir()
     env = dict(FORWARDED_ALLOW_IPS="127.0.0.1", EMOTION_RETENTION_S="2", EMOTION_JANITOR_INTERVAL_S="0.5",
                EMOTION_FACE_VIEW_TTL_S=str(TTL_S), EMOTION_RATE_LIMIT="30", EMOTION_HEADER_TIMEOUT_S=str(CONN_TIMEOUT_S),
-               EMOTION_BODY_TIMEOUT_S=str(CONN_TIMEOUT_S))
+               EMOTION_BODY_TIMEOUT_S=str(CONN_TIMEOUT_S),
+               # nothing may leave the machine: Gradio's URL fetch (and its DNS-over-HTTPS lookup) would hit a closed port
+               HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, ALL_PROXY=DEAD_PROXY, NO_PROXY="127.0.0.1,localhost")
     with running_app(temp_dir, log, **env) as (url, proc, _):
         yield {"url": url, "proc": proc, "temp_dir": temp_dir, "log": log}
     assert proc.poll() is None or proc.returncode in (0, -15), "the server died"
@@ -315,3 +321,101 @@ def test_an_upload_waiting_to_be_read_is_not_served_back(server):
         assert r.status_code == 404 and r.json()["error"] == "invalid_request", url
     r = httpx.get(f"{server['url']}/gradio_api/file={EXAMPLES / 'astronaut.jpg'}", timeout=5)
     assert r.status_code == 200  # the examples are still served
+
+
+# Round 3 (issue #33) ----------------------------------------------------------------------------------------------
+def test_a_sample_index_bomb_is_refused_from_its_bytes(server):
+    """A 2.4 KB MP4 declaring 3 × 80 M samples cost FFmpeg 5.8 GB to open: refused before it is opened."""
+    bomb, mkv = sample_index_mp4(tracks=3), many_tracks_mkv(990)
+    before = rss_mb(server["proc"].pid)
+    with watch(server["url"], server["proc"].pid) as seen:
+        replies = [httpx.post(server["url"] + "/api/predict_video", files={"file": ("clip.mp4", bomb, "video/mp4")},
+                              headers={"X-Forwarded-For": "10.33.1.1"}, timeout=20),
+                   httpx.post(server["url"] + "/api/predict_video", files={"file": ("clip.mkv", mkv, "video/webm")},
+                              headers={"X-Forwarded-For": "10.33.1.2"}, timeout=20)]
+    assert (replies[0].status_code, replies[0].json()["error"]) == (422, "video_too_long"), replies[0].text
+    assert (replies[1].status_code, replies[1].json()["error"]) == (415, "unsupported_video"), replies[1].text
+    assert seen["peak_rss_mb"] - before < 100, seen
+    _alive_and_serving(server, "10.33.1.3")
+
+
+def test_a_file_target_that_is_a_url_is_refused_unfetched(server):
+    """Gradio fetched and relayed any URL given as /file=; the server is started with proxies pointing at a closed
+    local port, so even a regression could not reach out (nor ask a DNS-over-HTTPS service)."""
+    for target in ("http://example.com/big", "https://93.184.216.34/x", "//example.com/x", "HTTP://example.com/x"):
+        for route in ("file=", "file/"):
+            r = httpx.get(f"{server['url']}/gradio_api/{route}{target}", timeout=5)
+            assert r.status_code == 404 and r.json()["error"] == "invalid_request", (route, target, r.text)
+    example = f"{server['url']}/gradio_api/file={EXAMPLES / 'astronaut.jpg'}"
+    r = httpx.get(example, headers={"Range": "bytes=0-9,20-29"}, timeout=5)  # several ranges: Gradio answered 500
+    assert r.status_code == 200 and r.content == ASTRONAUT
+    r = httpx.get(example, headers={"Range": "bytes=0-9"}, timeout=5)
+    assert r.status_code == 206 and r.content == ASTRONAUT[:10]
+
+
+def test_long_session_ids_are_refused(server):
+    long = "s" * 60_000
+    r = httpx.get(f"{server['url']}/gradio_api/queue/data", params={"session_hash": long}, timeout=5)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    r = httpx.post(f"{server['url']}/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": long}, timeout=5)
+    assert r.status_code == 400 and "session_hash" in r.json()["message"]
+    assert Wire(server["url"], "10.33.2.1").join("predict", [path_entry(str(EXAMPLES / "astronaut.jpg"))])[0].status == 200
+
+
+def _multipart(parts: list[bytes]) -> bytes:
+    return b"".join(b"--b\r\n" + p + b"\r\n" for p in parts) + b"--b--\r\n"
+
+
+def test_uploads_are_scanned_part_by_part_before_gradio_writes_them(server):
+    thousand = _multipart([b'Content-Disposition: form-data; name="files"; filename="f%d.jpg"\r\n\r\nx' % i
+                           for i in range(1000)])
+    cases = [(thousand, 413, "too_many_files"),
+             (_multipart([b'Content-Disposition: form-data; name="files"\r\n\r\ntext']), 400, "invalid_request"),
+             (_multipart([b'Content-Disposition: form-data; name="files"; filename=""\r\n\r\nx']), 400, "invalid_request")]
+    for body, status, code in cases:
+        r = httpx.post(f"{server['url']}/gradio_api/upload", content=body, timeout=10,
+                       headers={"Content-Type": "multipart/form-data; boundary=b", "X-Forwarded-For": "10.33.3.1"})
+        assert (r.status_code, r.json()["error"]) == (status, code), r.text
+    written = [p.name for p in _files(server["temp_dir"]) if re.fullmatch(r"f\d+\.jpg|tmp[0-9a-f]{10}", p.name)]
+    assert not written  # Gradio wrote none of them (its name for a part without a file name is tmp + 10 hex digits)
+    long = "x" * 300  # a boundary over RFC 2046's 70 characters: the REST parser answered 500
+    r = httpx.post(f"{server['url']}/api/predict", content=f"--{long}\r\n".encode(),
+                   headers={"Content-Type": f"multipart/form-data; boundary={long}", "X-Forwarded-For": "10.33.3.2"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    assert "Exception in ASGI application" not in server["log"].read_text()  # no 500 with a traceback
+
+
+def test_a_png_of_countless_chunks_is_refused_before_pillow(server):
+    bomb = chunk_bomb_png(200_000)
+    t0 = time.perf_counter()
+    r = httpx.post(server["url"] + "/api/predict", files={"file": ("bomb.png", bomb)}, timeout=30,
+                   headers={"X-Forwarded-For": "10.33.4.1"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_image" and "chunks" in r.json()["message"]
+    assert time.perf_counter() - t0 < 2
+
+
+def test_declared_bodies_that_never_arrive_do_not_starve_others(server):
+    """12 bodies from 6 clients declaring 512 MB − 64 B in all (the whole in-flight budget), a byte sent of each: they
+    cost what arrived, so another client is served (it got 503 busy for as long as they were held); each is cut once
+    it falls under the minimum rate."""
+    held = trickled_bodies(server["url"], 12, (512 * 2**20 - 64) // 12, clients=6, prefix="10.33.5")
+    stop = threading.Event()
+
+    def keep_trickling():  # a byte every 0.5 s: never a gap as long as the body timeout, far under the minimum rate
+        while not stop.wait(0.5):
+            trickle(held)
+
+    threading.Thread(target=keep_trickling, daemon=True).start()
+    try:
+        _alive_and_serving(server, "10.33.5.200")
+        time.sleep(CONN_TIMEOUT_S + 1.5)  # the grace is the body timeout; then each body is cut at its next byte
+        stop.set()
+        for sock in held:
+            sock.settimeout(5)
+            assert sock.recv(200).startswith(b"HTTP/1.1 408 ")  # cut, with our answer
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.5)
+    text = server["log"].read_text()  # each cut body: one line, no ClientDisconnect traceback
+    assert "Exception in ASGI application" not in text and "starlette.requests.ClientDisconnect" not in text

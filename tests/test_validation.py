@@ -154,3 +154,28 @@ def test_one_decode_gives_the_working_copy_and_the_sharper_detail_copy():
     assert img.detail is not None and img.detail.shape == (1500, 2000, 3)
     assert max(img.rgb.shape[:2]) == WORK_MAX_SIDE and img.original_size == (4000, 3000)
     assert validate_image(buf.getvalue()).detail is None  # not asked for
+
+
+def test_jpegs_up_to_100_megapixels_are_accepted_as_documented_and_bigger_ones_told_the_right_limit():
+    """Pillow warns from 89.5 MP on: a 95 MP JPEG was refused as "under 24 megapixels" (issue #33)."""
+    from emotion.validation import validate_image as validate
+
+    def grey_jpeg(w, h):
+        buf = io.BytesIO()
+        Image.new("L", (w, h), 128).save(buf, "JPEG", quality=50)
+        return buf.getvalue()
+
+    assert validate(grey_jpeg(10_000, 9_500)).original_size == (10_000, 9_500)
+    with pytest.raises(ImageRejected) as e:
+        validate(grey_jpeg(14_000, 13_000))  # 182 MP: past Pillow's own error threshold
+    assert "100 megapixels" in e.value.message
+
+
+def test_a_png_of_countless_chunks_is_refused_from_its_bytes():
+    from bench.attacks import chunk_bomb_png
+    from emotion.validation import MAX_PNG_CHUNKS, png_chunks
+
+    assert png_chunks(chunk_bomb_png(10)) < 20
+    with pytest.raises(ImageRejected) as e:
+        validate_image(chunk_bomb_png(MAX_PNG_CHUNKS + 1))
+    assert e.value.code == "invalid_image" and "chunks" in e.value.message

@@ -50,6 +50,7 @@ class ServerConfig:
     connections_total: int = 900
     inflight_mb_per_client: int = 128
     inflight_mb_total: int = 512
+    unread_ttl_s: float = 60.0
     log_level: str = "INFO"
 
     @property
@@ -147,6 +148,8 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
                                                                              "arriving or being handled at once, MB"),
     ("EMOTION_INFLIGHT_MB_TOTAL", "server", "inflight_mb_total", "request bodies arriving or being handled at once, "
                                                                    "all clients, MB"),
+    ("EMOTION_UNREAD_TTL_S", "server", "unread_ttl_s", "seconds an answer waits for its page to read it (at most 48 "
+                                                       "a session); then it is dropped"),
     ("LOG_LEVEL", "server", "log_level", "logging level"),
 ]
 

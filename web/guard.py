@@ -149,8 +149,7 @@ class RequestGuard:
         mine = self.inflight.get(client, 0)
         if mine + length > self.inflight_per_client:
             raise Refusal(429, "busy", "You are already sending a lot at once. Wait for those answers, then try again.", 5)
-        if self.inflight_total + length > self.inflight_total_max:
-            raise Refusal(503, "busy", MESSAGES["busy"], 5)
+        # The server-wide total is charged as bytes arrive (web.shape): declared bytes that never come cost nothing.
         _count(self.inflight, client, length)
         self.inflight_total += length
 
@@ -203,6 +202,9 @@ class RequestGuard:
         if body.count(b"{") + body.count(b"[") > _MAX_JSON_CONTAINERS:  # millions of tiny objects: refused unparsed
             raise Refusal(413, "invalid_request", "The request holds far more items than any event of this app takes.")
         payload = await anyio.to_thread.run_sync(_json, body) if len(body) > _PARSE_IN_THREAD_BYTES else _json(body)
+        refusal = session_hash_refusal(payload.get("session_hash") if isinstance(payload, dict) else None)
+        if refusal is not None:
+            raise refusal
         rule = self._rule_for(route, payload)
         v2 = _V2_ROUTE.match(route)
         if v2:  # Gradio answers an unknown keyword with a 500 and a traceback in the log: say what is wrong instead
@@ -307,6 +309,17 @@ class RequestGuard:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+MAX_SESSION_HASH = 128  # Gradio's page makes 11 characters, gradio_client a UUID (36)
+
+
+def session_hash_refusal(session_hash) -> Refusal | None:
+    """The refusal for a session id that is not a short string (Gradio keeps state per id: 60,000-character ids of
+    never-read sessions cost 107 MB), else None."""
+    if session_hash is None or (isinstance(session_hash, str) and len(session_hash) <= MAX_SESSION_HASH):
+        return None
+    return Refusal(400, "invalid_request", f"A session_hash is a short id (at most {MAX_SESSION_HASH} characters).")
+
+
 def _count(counts: dict, key, n: int) -> None:
     """Add ``n`` to ``counts[key]``; a key that reaches 0 is dropped (the dicts stay as small as what is in flight)."""
     left = counts.get(key, 0) + n

@@ -31,7 +31,7 @@ def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | N
     """The bytes of the multipart field ``field`` (the first one of that name), or None when there is none."""
     ctype, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
+    if ctype != b"multipart/form-data" or not boundary or len(boundary) > 70:  # RFC 2046: at most 70 characters
         raise ImageRejected("invalid_request", "Send the photo as multipart/form-data in a field named 'file' "
                                                "(curl -F file=@face.jpg …).")
     if body.count(b"--" + boundary) > MAX_PARTS + 1:  # counted at memory speed before any parsing

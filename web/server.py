@@ -1,7 +1,8 @@
 """The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
 
 Layers, outermost first: ``web.proxy.ClientFromProxy`` (the client address from ``X-Forwarded-For``: the rightmost
-hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestShape`` (what arrives: bodies
+charged as they come, uploads scanned part by part, URL file targets refused) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
+from web.backlog import BoundedBacklog
 from web.connections import trusted_list
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
 from web.rest import docs_router, router
 from web.service import EmotionService
+from web.shape import RequestShape
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
 from web.ui_text import CSS
 from web.uploads import UploadStore
@@ -86,6 +89,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
     demo.has_launched = True
+    BoundedBacklog(demo._queue, ttl_s=config.unread_ttl_s).install()  # answers nobody reads are not kept for ever
     guarded = RequestGuard(
         app, rules_by_fn=event_rules(demo, config.max_batch),
         fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
@@ -97,4 +101,6 @@ def create_app(service: EmotionService, config: ServerConfig):
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
-    return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))
+    shaped = RequestShape(guarded, max_upload_parts=config.max_batch, inflight_total=config.inflight_mb_total * 2**20,
+                          grace_s=config.body_timeout_s)
+    return ClientFromProxy(shaped, trusted_list(config.forwarded_allow_ips))

@@ -26,6 +26,7 @@ from emotion.result import ErrorResult, PredictionResult, is_uncertain
 from emotion.smoothing import ema
 from emotion.validation import ImageSource, decode_cost
 from emotion.video import VideoLimits, VideoResult, analyse as analyse_video, probe as probe_video
+from web.fairness import FairSlot
 from web.memory import return_memory
 from web.ratelimit import RateLimiter
 from web.stats import SessionStats
@@ -50,12 +51,13 @@ class EmotionService:
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
         self.video_limits = VideoLimits()
-        self._video_slots = threading.BoundedSemaphore(1)  # one clip decoded at a time; its frames share `_slots`
+        self._video_slot = FairSlot(1)  # one clip decoded at a time, shared fairly; its frames share `_slots`
 
-    def configure_video(self, limits: VideoLimits, concurrent: int = 1) -> None:
-        """The clip limits (``web.config``: EMOTION_VIDEO_MAX_S, EMOTION_VIDEO_MAX_MB, EMOTION_VIDEO_FPS)."""
+    def configure_video(self, limits: VideoLimits, concurrent: int = 1, slice_s: float = 30.0) -> None:
+        """The clip limits (``web.config``: EMOTION_VIDEO_MAX_S, EMOTION_VIDEO_MAX_MB, EMOTION_VIDEO_FPS); ``slice_s``:
+        how long a clip may keep the slot while another client's clip waits (``web.fairness``)."""
         self.video_limits = limits
-        self._video_slots = threading.BoundedSemaphore(max(1, concurrent))
+        self._video_slot = FairSlot(concurrent, slice_s=slice_s)
 
     def _run(self, image: ImageInput, with_cam: bool = False, model: str | None = None) -> Result:
         if isinstance(image, ImageRejected):
@@ -203,7 +205,7 @@ class EmotionService:
         with self._turn() as admitted:
             if not admitted:
                 return self._record_video(ErrorResult.of("busy"))
-            with self._video_slots:
+            with self._video_slot.hold(client) as turn:
                 try:
                     info = probe_video(data, self.video_limits)  # metadata only: no frame decoded yet
                 except ImageRejected as e:
@@ -213,6 +215,10 @@ class EmotionService:
                     return self._record_video(self._limited(self.limiter, client, cost=extra))
 
                 def frame(rgb: np.ndarray) -> Result:
+                    if turn.overdue():  # another client's clip waits: this one has had its share of the slot
+                        raise ImageRejected("busy", f"Another person's clip was waiting, so this one was stopped after "
+                                                    f"{turn.elapsed():.0f} s of analysis. Send a shorter clip (or one "
+                                                    "with fewer faces), or try again in a minute.")
                     with self._slots:
                         return self.recognizer.predict(rgb, model=model)
 

@@ -32,7 +32,8 @@ from web.uploads import UploadStore
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
 LIVE_PREVIEW_SIDE = 480  # the live view is sent back inline (never a file), so it is kept small
-PREVIEW_SIDE = 1280  # the Upload tab's photo, shown back inline once read (the working copy is no larger)
+PREVIEW_SIDE = 800  # the Upload tab's photo, shown back inline once read: ~150 KB, not the 1.2 MB of 1280 px at q88
+PREVIEW_QUALITY = 82  # (every answer carries it, and Gradio keeps answers until the page reads them)
 SHOWABLE_ERRORS = ("no_face_detected", "image_too_small", "multiple_faces")  # a valid photo, without an answer
 
 
@@ -144,7 +145,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 rgb = validate_image(data, config.max_image_bytes).rgb
             except Exception:  # noqa: BLE001 - no preview is better than no answer
                 rgb = None
-        return _data_url(rgb, PREVIEW_SIDE, 88) if rgb is not None else gr.skip()
+        return _data_url(rgb, PREVIEW_SIDE, PREVIEW_QUALITY) if rgb is not None else gr.skip()
 
     def answer(image, model: str, session: str | None, client: str, source: str | None = None):
         """A photo → (result, the bytes read, where they came from); the result is kept for the session."""
