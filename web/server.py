@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
 from web.connections import trusted_list
-from web.guard import RequestGuard
+from web.guard import MCP_POST_ROUTES, RequestGuard
+from web.mcp import add_tool, only_the_tool
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
 from web.rest import docs_router, router
@@ -78,11 +79,13 @@ def create_app(service: EmotionService, config: ServerConfig):
     api.include_router(docs_router())
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
+    add_tool(demo, service)  # the photo analysis as an MCP tool (/gradio_api/mcp/sse, /gradio_api/mcp/)
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
                               head=f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>",
-                              allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
+                              allowed_paths=[str(EXAMPLES_DIR)], show_error=False, mcp_server=True)
+    only_the_tool(demo)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
     demo.has_launched = True
@@ -93,7 +96,8 @@ def create_app(service: EmotionService, config: ServerConfig):
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,
         max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
         streams_per_client=config.streams_per_client, streams_total=config.streams_total,
-        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
+        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={**dict.fromkeys(MCP_POST_ROUTES, config.max_image_json_bytes),
+                                                                                              "/api/predict": config.max_image_bytes + config.max_json_bytes,
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
