@@ -28,10 +28,11 @@ settings: the flags above, over the EMOTION_* environment variables (docs/API.md
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="emotion",
-        description="Emotion of every face in photos, folders (recursively) and videos: one row per face "
-                    "(file, time_s for video frames, face, box, emotion, confidence, is_uncertain, error, 7 "
-                    "probabilities); a file or frame without a face is a row with its error code. Progress goes "
-                    "to stderr. Re-running with the same --out skips the files already in it.",
+        description="Emotion of every face in photos, folders (recursively) and videos.\n\n"
+                    "One row per face: file, time_s (video frames), face, x, y, w, h, emotion, confidence,\n"
+                    "is_uncertain, error and the 7 probabilities; a file or frame without a face is one row with\n"
+                    "its error code. Progress goes to stderr. Run again with the same --out to skip the files\n"
+                    "already in it (resume).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos, videos or folders")
     p.add_argument("--out", default=None,

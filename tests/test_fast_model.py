@@ -7,6 +7,11 @@ import numpy as np
 import onnx
 import pytest
 
+from tests.conftest import training_stack  # noqa: E402
+
+pytestmark = training_stack("onnx")  # skipped without PyTorch/ONNX
+
+
 from emotion import CLASSES, EmotionRecognizer, ErrorResult, PredictionResult, Settings
 from emotion.classifier import FAST_MODEL_PATH, MODEL_NAMES, OnnxEmotionClassifier
 from tests.conftest import EXAMPLES, MODEL

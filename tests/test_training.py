@@ -6,6 +6,11 @@ import numpy as np
 import onnx
 import pytest
 
+from tests.conftest import training_stack  # noqa: E402
+
+pytestmark = training_stack("torch", "onnx")  # skipped without PyTorch/ONNX
+
+
 from emotion.classes import CLASSES
 from train.train import TrainConfig, class_balance, lr_lambda, train
 

@@ -6,6 +6,7 @@ hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``R
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -31,10 +32,33 @@ CARD_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem a
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}code{background:#f4f4f4}")
 
 
+# The docs this server shows as pages (their links to one another follow; links to other files are left as text).
+DOC_PAGES = {"MODEL_CARD.md": "/model-card", "MODEL_HISTORY.md": "/model-history", "API.md": "/guide/api"}
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)  # the card's YAML header (Hugging Face metadata): not shown
+_DOC_LINK = re.compile(r'<a href="(?![a-z][a-z0-9+.\-]*:|#)([^"#]*)(#[^"]*)?">(.*?)</a>', re.S)
+
+
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
+
+
+def heading_slug(text: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped (not - or _), spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
 def _markdown_page(path: Path, title: str) -> str:
     from markdown_it import MarkdownIt  # a Gradio dependency
 
-    body = MarkdownIt("commonmark").enable("table").render(path.read_text(encoding="utf-8"))
+    body = MarkdownIt("commonmark").enable("table").render(_FRONT_MATTER.sub("", path.read_text(encoding="utf-8")))
+
+    def link(m: re.Match) -> str:
+        page = DOC_PAGES.get(m.group(1))
+        return f'<a href="{page}{m.group(2) or ""}">{m.group(3)}</a>' if page else m.group(3)
+
+    body = _DOC_LINK.sub(link, body)
+    # Headings get GitHub's anchors, so the docs' "#section" links work on the page too.
+    body = _HEADING.sub(lambda m: f'<h{m.group(1)} id="{heading_slug(re.sub("<[^>]+>", "", m.group(2)))}">'
+                                  f'{m.group(2)}</h{m.group(1)}>', body)
     return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
 
 
@@ -68,6 +92,11 @@ def create_app(service: EmotionService, config: ServerConfig):
     def model_card() -> str:
         """docs/MODEL_CARD.md as a page, for the page's "model card" link (a Space has no other place to show it)."""
         return _markdown_page(DOCS / "MODEL_CARD.md", "Model card")
+
+    @api.get("/model-history", response_class=HTMLResponse, include_in_schema=False)
+    def model_history() -> str:
+        """docs/MODEL_HISTORY.md as a page: each model version, how it was made, newest first (linked from the card)."""
+        return _markdown_page(DOCS / "MODEL_HISTORY.md", "Model history")
 
     @api.get("/guide/api", response_class=HTMLResponse, include_in_schema=False)
     def api_guide() -> str:
