@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import training_stack  # noqa: E402
+from tests.conftest import training_stack
 
 pytestmark = training_stack("onnx")  # skipped without PyTorch/ONNX
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import training_stack  # noqa: E402
+from tests.conftest import training_stack
 
 pytestmark = training_stack("torch")  # skipped without PyTorch/ONNX
 

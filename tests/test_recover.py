@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import training_stack  # noqa: E402
+from tests.conftest import training_stack
 
 pytestmark = training_stack("torch", "onnx")  # skipped without PyTorch/ONNX
 

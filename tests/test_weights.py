@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import training_stack  # noqa: E402
+from tests.conftest import training_stack
 
 pytestmark = training_stack("torch")  # skipped without PyTorch/ONNX
 
