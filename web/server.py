@@ -36,8 +36,6 @@ CARD_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem a
 DOC_PAGES = {"MODEL_CARD.md": "/model-card", "MODEL_HISTORY.md": "/model-history", "API.md": "/guide/api"}
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)  # the card's YAML header (Hugging Face metadata): not shown
 _DOC_LINK = re.compile(r'<a href="(?![a-z][a-z0-9+.\-]*:|#)([^"#]*)(#[^"]*)?">(.*?)</a>', re.S)
-
-
 _HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
 
 
