@@ -1,4 +1,4 @@
-"""``python -m emotion PATH [PATH ...] --out results.csv``: score photos, folders (recursively) and videos.
+"""``emotion PATH [PATH ...] [--out results.csv]`` (or ``python -m emotion``): score photos, folders and videos.
 
 The work is in ``emotion.bulk`` (local process pool) and ``emotion.bulk_ray`` (Ray Data, ``--engine ray``); the engine
 is chosen here. Settings: this command's flags, over the pipeline's ``EMOTION_*`` environment variables as
@@ -14,16 +14,32 @@ from emotion import bulk
 from emotion.config import Settings
 
 
+EXAMPLES = """examples:
+  emotion photo.jpg                          one photo: CSV rows on stdout
+  emotion photos/ --out results.csv          a folder, recursively; run it again to resume
+  emotion photos/ clip.mp4 --out results.jsonl --model fast --workers 4
+  emotion photo.jpg --format json            JSON on stdout
+
+probabilities are calibrated: confidence 0.7 means about 7 in 10 such answers are right; is_uncertain is true
+when the top probability is below the model's threshold (then read the top two emotions, not one).
+settings: the flags above, over the EMOTION_* environment variables (docs/API.md)."""
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m emotion",
-        description="Emotion of every face in photos, folders (recursively) and videos: one row per face "
-                    "(file, time_s for video frames, face, box, emotion, confidence, is_uncertain, error, 7 "
-                    "probabilities); a file or frame without a face is a row with its error code. Re-running with "
-                    "the same --out skips the files already in it.")
+        prog="emotion",
+        description="Emotion of every face in photos, folders (recursively) and videos.\n\n"
+                    "One row per face: file, time_s (video frames), face, x, y, w, h, emotion, confidence,\n"
+                    "is_uncertain, error and the 7 probabilities; a file or frame without a face is one row with\n"
+                    "its error code. Progress goes to stderr. Run again with the same --out to skip the files\n"
+                    "already in it (resume).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos, videos or folders")
-    p.add_argument("--out", required=True, help="output file: .csv (default), .jsonl, or .parquet (Ray only)")
-    p.add_argument("--format", choices=bulk.FORMATS, help="output format (default: from --out's extension)")
+    p.add_argument("--out", default=None,
+                   help="output file, its format from the extension: .csv, .jsonl, .json, or .parquet (Ray "
+                        "only); default: stdout")
+    p.add_argument("--format", choices=bulk.FORMATS,
+                   help="output format (default: from --out's extension; csv on stdout)")
     p.add_argument("--workers", type=int, default=None,
                    help="local: processes (default 1); ray: actors (default: 1 up to the cluster's CPUs)")
     p.add_argument("--model", default="accurate",
@@ -62,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        say(f"interrupted: the files finished so far are in {args.out}; run the same command again to go on")
+        if args.out:
+            say(f"interrupted: the files finished so far are in {args.out}; run the same command again to go on")
         return 130
-    say(f"{s.files} files scored ({s.skipped} already in {args.out}): {s.faces} faces, {s.errors} error rows "
-        f"→ {args.out}")
+    already = f" ({s.skipped} already in {args.out})" if args.out else ""
+    say(f"{s.files} files scored{already}: {s.faces} faces, {s.errors} error rows → {args.out or 'stdout'}")
     return 0
 
 

@@ -2,8 +2,9 @@
 
 One row per face (``emotion.batch.BULK_COLUMNS``: file, time_s for a video frame, face, box, emotion, confidence,
 is_uncertain, error, the 7 probabilities); a file or frame without an answer is one row carrying its error code.
-Rows are appended to the output (CSV or JSON Lines) file by file as they are scored, so an interrupted run keeps
-what it did, and a re-run skips every file already in the output (resume).
+Rows are appended to the output (CSV, JSON Lines or a JSON array: the format follows the file's extension) file by
+file as they are scored, so an interrupted run keeps what it did, and a re-run skips every file already in the output
+(resume). Without an output file the rows go to stdout.
 
 Engines: ``local`` (this module: a process pool, one ``EmotionRecognizer`` per worker process, built once by the
 pool's initializer) and ``ray`` (``emotion.bulk_ray.RayEngine``: this module's scoring functions on Ray Data, for a
@@ -23,7 +24,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import IO, Callable, Iterable, Iterator, Protocol, Sequence
 
 from emotion.batch import BULK_COLUMNS, csv_rows
 from emotion.config import Settings
@@ -35,7 +36,9 @@ VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".m
 INVALID_VIDEO = "invalid_video"  # a video OpenCV cannot open or that has no frame (bulk rows only; not an API code)
 DEFAULT_FPS = 5.0
 DEFAULT_MAX_MB = 50.0  # the owner's own files: larger than the web app's 5 MB (pixel limits still apply)
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "json", "parquet")
+# --out's extension → format; any other extension is refused (give --format to write it anyway).
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 MODELS = {name: Path(path) for name, path in Settings().model_paths.items()}  # the named models, default files
 
 
@@ -205,7 +208,7 @@ class LocalEngine:
         return score_local(tasks, settings, fps, workers or 1, self.recognizer)
 
     def write_parquet(self, tasks, out, settings, fps, workers):
-        raise ValueError("Parquet output is written by --engine ray; use a .csv or .jsonl --out here")
+        raise ValueError("Parquet output is written by --engine ray; use a .csv, .jsonl or .json --out here")
 
 
 # ---------------------------------------------------------------- output and resume
@@ -217,7 +220,10 @@ def output_format(out: str | os.PathLike, fmt: str | None = None) -> str:
             raise ValueError(f"--format must be one of {FORMATS}")
         return fmt
     suffix = Path(out).suffix.lower()
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(suffix, "csv")
+    if suffix not in EXTENSIONS:
+        raise ValueError(f"cannot tell the output format from {Path(out).name!r}: end --out with "
+                         f"{', '.join(list(EXTENSIONS)[:-1])} or {list(EXTENSIONS)[-1]}, or name the format with --format {{{','.join(FORMATS)}}}")
+    return EXTENSIONS[suffix]
 
 
 def full_row(row: dict) -> dict:
@@ -225,9 +231,14 @@ def full_row(row: dict) -> dict:
     return {c: (None if row.get(c, "") == "" else row[c]) for c in BULK_COLUMNS}
 
 
-def _encode(rows: Iterable[dict], fmt: str) -> str:
+def _encode(rows: Iterable[dict], fmt: str, first: bool = True) -> str:
+    """Rows as text to append: ``first`` is whether the output holds no row yet (a JSON array's rows are
+    comma-separated, one per line)."""
     if fmt == "jsonl":
         return "".join(json.dumps(full_row(r), ensure_ascii=False) + "\n" for r in rows)
+    if fmt == "json":
+        lines = [json.dumps(full_row(r), ensure_ascii=False) for r in rows]
+        return ("" if first or not lines else ",\n") + ",\n".join(lines)
     buf = io.StringIO()
     csv.DictWriter(buf, fieldnames=BULK_COLUMNS, restval="", extrasaction="ignore").writerows(rows)
     return buf.getvalue()
@@ -236,6 +247,14 @@ def _encode(rows: Iterable[dict], fmt: str) -> str:
 def _parse(text: str, fmt: str) -> list[dict]:
     if fmt == "jsonl":
         return [json.loads(line) for line in text.split("\n") if line.strip()]  # not splitlines: U+2028 may be in a name
+    if fmt == "json":  # one row a line between "[" and "]"; a torn last row (a killed run) ends the list
+        rows = []
+        for line in text.split("\n")[1:]:
+            try:
+                rows.append(json.loads(line.strip().rstrip(",")))
+            except ValueError:
+                break
+        return rows
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -251,13 +270,15 @@ def done_files(out: str | os.PathLike, fmt: str) -> set[str]:
     if not path.is_file() or path.stat().st_size == 0:
         return set()
     with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        torn = fh.read(1) != b"\n"
-    if torn:
+        fh.seek(-min(max(len(_FOOTER[fmt]), 1), path.stat().st_size), os.SEEK_END)
+        end = fh.read()
+    if not end.endswith(b"\n") or not end.endswith(_FOOTER[fmt].encode()):
         _repair(path, fmt)
     names = set()
     with open(path, encoding="utf-8", newline="") as fh:
-        if fmt == "csv":
+        if fmt == "json":
+            names.update(r["file"] for r in _parse(fh.read(), fmt))
+        elif fmt == "csv":
             reader = csv.DictReader(fh)
             if reader.fieldnames and list(reader.fieldnames) != BULK_COLUMNS:
                 raise ValueError(f"{out} has other columns than this command writes; give another --out")
@@ -274,32 +295,55 @@ def _repair(path: Path, fmt: str) -> None:
     while rows and rows[-1]["file"] == last:
         rows.pop()
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(_header(fmt) + _encode(rows, fmt), encoding="utf-8", newline="")
+    tmp.write_text(_header(fmt) + _encode(rows, fmt) + _FOOTER[fmt], encoding="utf-8", newline="")
     os.replace(tmp, path)
 
 
 def _header(fmt: str) -> str:
-    return ",".join(BULK_COLUMNS) + "\r\n" if fmt == "csv" else ""
+    return {"csv": ",".join(BULK_COLUMNS) + "\r\n", "json": "[\n"}.get(fmt, "")
+
+
+_FOOTER = {"csv": "", "jsonl": "", "json": "\n]\n"}  # a JSON array is closed after every file: valid between files
 
 
 class RowWriter:
-    """Appends rows to a CSV or JSON Lines file, one flush per file scored."""
+    """Appends rows to a CSV, JSON Lines or JSON file (``out``), or writes them to a stream such as stdout
+    (``out`` None), one flush per file scored. A JSON file is a valid array after every file: its closing bracket is
+    cut before the next file's rows and written again after them."""
 
-    def __init__(self, out: str | os.PathLike, fmt: str):
+    def __init__(self, out: str | os.PathLike | None, fmt: str, stream: IO[str] | None = None):
         self.fmt = fmt
+        self.footer = _FOOTER[fmt]
+        if out is None:
+            self.fh, self.seekable, self.first = stream or sys.stdout, False, True
+            self.fh.write(_header(fmt))
+            return
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         new = not Path(out).is_file() or Path(out).stat().st_size == 0
-        self.fh = open(out, "a", encoding="utf-8", newline="")
+        self.fh, self.seekable = open(out, "r+" if not new else "w", encoding="utf-8", newline=""), True
+        self.first = new or (fmt == "json" and not _parse(self.fh.read(), fmt))
+        self.fh.seek(0, os.SEEK_END)
         if new:
-            self.fh.write(_header(fmt))
+            self.fh.write(_header(fmt) + self.footer)
             self.fh.flush()
 
     def write(self, rows: list[dict]) -> None:
-        self.fh.write(_encode(rows, self.fmt))  # one write per file: its rows land together
+        if not rows:
+            return
+        if self.seekable and self.footer:
+            self.fh.seek(self.fh.tell() - len(self.footer))
+            self.fh.truncate()
+        # one write per file: its rows land together
+        self.fh.write(_encode(rows, self.fmt, self.first) + (self.footer if self.seekable else ""))
         self.fh.flush()
+        self.first = False
 
     def close(self) -> None:
-        self.fh.close()
+        if self.seekable:
+            self.fh.close()
+        else:
+            self.fh.write(self.footer)
+            self.fh.flush()
 
     def __enter__(self):
         return self
@@ -332,11 +376,12 @@ class _NoBar:
         pass
 
 
-def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str | None = None, workers: int | None = None,
+def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike | None, *, fmt: str | None = None, workers: int | None = None,
         model: str | os.PathLike | None = None, fps: float = DEFAULT_FPS, max_mb: float = DEFAULT_MAX_MB,
         engine: Engine | str = "local", progress: bool = False, recognizer=None,
         log: Callable[[str], None] | None = None, settings: Settings | None = None) -> Summary:
-    """Score ``paths`` into ``out`` (appending; files already there are skipped). Returns what this run did.
+    """Score ``paths`` into ``out`` (appending; files already there are skipped), or onto stdout when ``out`` is None
+    (``fmt``, default CSV). Returns what this run did.
     ``engine``: ``"local"`` (processes here; ``recognizer`` is reused with one worker) or an ``Engine`` object such
     as ``emotion.bulk_ray.RayEngine()``."""
     if isinstance(engine, str):
@@ -344,7 +389,9 @@ def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str 
             raise ValueError(f"unknown engine {engine!r}: 'local', or an engine object such as "
                              "emotion.bulk_ray.RayEngine() (python -m emotion --engine ray)")
         engine = LocalEngine(recognizer)
-    fmt = output_format(out, fmt)
+    fmt = output_format(out, fmt) if out is not None else (fmt or "csv")
+    if out is None and fmt == "parquet":
+        raise ValueError("Parquet output needs a file: give --out results.parquet")
     settings = settings or Settings()
     settings = dataclasses.replace(settings, model_path=resolve_model(model, settings.model_paths), max_file_mb=max_mb)
     tasks = discover(paths)
@@ -353,7 +400,7 @@ def run(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, fmt: str 
         engine.write_parquet(tasks, out, settings, fps, workers)
         summary.files = len(tasks)
         return summary
-    done = done_files(out, fmt)
+    done = done_files(out, fmt) if out is not None else set()
     todo = [t for t in tasks if t.name not in done]
     summary.skipped = len(tasks) - len(todo)
     if log and summary.skipped:

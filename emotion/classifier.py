@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "emotion_classifier.onnx"
+
+def models_dir() -> Path:
+    """Where the served models are: inside the package once installed (``pip install .`` puts the repository's
+    ``models/`` files in ``emotion/models/``), else the repository's own ``models/`` folder beside the package."""
+    here = Path(__file__).resolve().parent
+    installed = here / "models"
+    return installed if installed.is_dir() else here.parent / "models"
+
+
+DEFAULT_MODEL_PATH = models_dir() / "emotion_classifier.onnx"
 # The int8, no-TTA model made from the one above by ``python -m train.quantize`` (see docs/MODEL_CARD.md).
 FAST_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("emotion_classifier_fast.onnx")
 # The models a caller can choose by name; the first is the default.

@@ -73,3 +73,15 @@ def recognizer():
     from emotion import EmotionRecognizer, Settings
 
     return EmotionRecognizer(settings=Settings(model_path=str(MODEL)))
+
+
+TRAINING_STACK = ("needs the training stack (PyTorch, ONNX): pip install -r requirements-dev.txt; "
+                  "requirements-test-light.txt leaves it out")
+
+
+def training_stack(*modules: str):
+    """A test module's mark when it needs ``modules`` of the training stack: skipped (the whole module) where they
+    are not installed, and deselected with ``-m "not training"``."""
+    for module in modules:
+        pytest.importorskip(module, reason=TRAINING_STACK)
+    return pytest.mark.training

@@ -305,15 +305,19 @@ def test_the_model_choice_shows_a_focus_ring(page):
 
 
 # The "Use via API" panel -------------------------------------------------------------------------------------------
-def test_the_api_panel_opens_on_python_and_offers_no_mcp(page):
-    """Item 11: this server has no MCP endpoint, so the panel shows no MCP tab and opens on the Python client."""
+def test_the_api_panel_offers_the_working_mcp_tool_and_the_python_client(page):
+    """Issue #36 (item 11 hid the MCP tab while there was no MCP server): the MCP tab is there because the server
+    has a working MCP endpoint (tests/test_mcp.py calls it), it lists the one tool, and the Python client is a tab."""
     page.get_by_role("button", name=re.compile("Use via API")).click()
     panel = page.locator(".api-docs")
     panel.locator("li", has_text="Python").first.wait_for()
-    page.wait_for_timeout(1000)
+    panel.locator("li.snippet", has_text="MCP").first.click()
+    panel.get_by_text("analyse_photo").first.wait_for()
+    assert "MCP documentation" in panel.locator("h2").first.inner_text()
+    assert panel.get_by_text("/gradio_api/mcp/").first.is_visible()
+    assert panel.get_by_text("predict_video", exact=True).count() == 0  # the page's other endpoints are not tools
+    panel.locator("li.snippet", has_text="Python").first.click()
     assert "API documentation" in panel.locator("h2").first.inner_text()
-    assert "MCP" not in " ".join(panel.locator("li.snippet:visible").all_inner_texts())
-    assert "current-lang" in (panel.locator("li.snippet", has_text="Python").first.get_attribute("class") or "")
     assert panel.get_by_text("gradio_client").first.is_visible()
     panel.locator(".banner-wrap > button").first.click()  # close (not the API recorder's button)
     panel.wait_for(state="detached")

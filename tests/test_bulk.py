@@ -156,7 +156,38 @@ def test_an_interrupted_run_resumes_to_the_full_set_once(folder, reference, tmp_
     assert out.read_text() == reference
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_json_out_is_a_json_array_of_the_same_rows_valid_after_every_file(folder, reference, tmp_path, recognizer):
+    jsonl, out = tmp_path / "r.jsonl", tmp_path / "r.json"
+    bulk.run([folder], jsonl, recognizer=recognizer)
+    bulk.run([folder / "astronaut.jpg"], out, recognizer=recognizer)  # one file, then the rest (resume appends)
+    first = json.loads(out.read_text())
+    assert [r["file"] for r in first] == [str(folder / "astronaut.jpg")]
+    s = bulk.run([folder / "astronaut.jpg", folder / "sub", folder / "bad.jpg"], out, recognizer=recognizer)
+    assert (s.files, s.skipped) == (len(EXPECTED_FILES) - 1, 1)
+    key = lambda r: (r["file"], r["time_s"] or 0, r["face"] or 0)  # noqa: E731
+    assert sorted(json.loads(out.read_text()), key=key) == sorted(bulk.read_rows(jsonl), key=key)
+    assert bulk.read_rows(out) == json.loads(out.read_text())
+
+
+def test_the_output_format_follows_the_extension_and_an_unknown_one_is_refused(folder, tmp_path, recognizer):
+    assert [bulk.output_format(f"r{ext}") for ext in (".csv", ".JSONL", ".json", ".parquet")] == \
+        ["csv", "jsonl", "json", "parquet"]
+    assert bulk.output_format("r.txt", "json") == "json"  # --format names it outright
+    for name in ("r.txt", "results"):
+        with pytest.raises(ValueError, match="cannot tell the output format .* end --out with .csv"):
+            bulk.run([folder / "bad.jpg"], tmp_path / name, recognizer=recognizer)
+        assert not (tmp_path / name).exists()
+
+
+def test_without_out_the_rows_go_to_stdout(folder, tmp_path, recognizer, capsys):
+    s = bulk.run([folder / "astronaut.jpg", folder / "bad.jpg"], None, fmt="json", recognizer=recognizer)
+    rows = json.loads(capsys.readouterr().out)
+    assert s.files == 2 and [r["error"] for r in rows] == [None, "unsupported_format"]
+    bulk.run([folder / "astronaut.jpg"], None, recognizer=recognizer)
+    assert capsys.readouterr().out.splitlines()[0] == ",".join(BULK_COLUMNS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
 def test_a_torn_last_line_is_scored_again_whole(folder, reference, tmp_path, recognizer, fmt):
     """A kill in the middle of a write: the torn row and the rest of its file's rows are dropped, then re-scored."""
     full = tmp_path / f"full.{fmt}"
@@ -193,6 +224,9 @@ def test_command_line(folder, reference, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "emotion", str(folder / "nope"), "--out", str(out)], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    unknown = subprocess.run([sys.executable, "-m", "emotion", str(folder / "bad.jpg"), "--out", str(tmp_path / "r.txt")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "cannot tell the output format from 'r.txt'" in unknown.stderr
 
 
 def test_the_command_line_reads_the_pipeline_settings_from_the_library():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emotion.classifier import FAST_MODEL_PATH, OnnxEmotionClassifier, describe_temperature, scale, softmax
+from tests.conftest import TRAINING_STACK
 from train.calibration import fit_class_temperatures, fit_temperature, nll
 
 
@@ -39,8 +40,10 @@ def test_per_class_temperatures_fit_each_answer_and_never_lose_to_one_temperatur
     assert np.allclose(few, t1)
 
 
+@pytest.mark.training
 @pytest.mark.skipif(not FAST_MODEL_PATH.is_file(), reason="no fast model")
 def test_recalibrate_rewrites_only_the_metadata(tmp_path, fer_folder):
+    pytest.importorskip("onnx", reason=TRAINING_STACK)
     from train import dev_crops
     from train.recalibrate import main as recalibrate
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
+from tests.conftest import training_stack
+
+pytestmark = training_stack("onnx")  # skipped without PyTorch/ONNX
 
 from emotion.classifier import DEFAULT_MODEL_PATH, FAST_MODEL_PATH, OnnxEmotionClassifier  # noqa: E402
 from train.ensemble import Member, build_graph, choose, simplex  # noqa: E402

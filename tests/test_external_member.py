@@ -5,6 +5,11 @@ import json
 
 import numpy as np
 import pytest
+
+from tests.conftest import training_stack
+
+pytestmark = training_stack("torch")  # skipped without PyTorch/ONNX
+
 import torch
 
 from bench.external_member import FaceApiExpressionNet, _legacy_resize, load_weights

@@ -4,9 +4,13 @@ for both, every result naming the model that answered; and ``train.quantize`` it
 import json
 
 import numpy as np
-import onnx
 import pytest
 
+from tests.conftest import training_stack
+
+pytestmark = training_stack("onnx")  # skipped without PyTorch/ONNX
+
+import onnx  # noqa: E402
 from emotion import CLASSES, EmotionRecognizer, ErrorResult, PredictionResult, Settings
 from emotion.classifier import FAST_MODEL_PATH, MODEL_NAMES, OnnxEmotionClassifier
 from tests.conftest import EXAMPLES, MODEL

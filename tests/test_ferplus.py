@@ -6,6 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import training_stack
+
+pytestmark = training_stack("torch")  # skipped without PyTorch/ONNX
+
 import torch
 
 from emotion.classes import CLASSES

@@ -7,6 +7,11 @@ import json
 
 import numpy as np
 import pytest
+
+from tests.conftest import training_stack
+
+pytestmark = training_stack("torch", "onnx")  # skipped without PyTorch/ONNX
+
 import torch
 from onnx import numpy_helper
 

@@ -3,9 +3,13 @@
 import json
 
 import numpy as np
-import onnx
 import pytest
 
+from tests.conftest import training_stack
+
+pytestmark = training_stack("torch", "onnx")  # skipped without PyTorch/ONNX
+
+import onnx  # noqa: E402
 from emotion.classes import CLASSES
 from train.train import TrainConfig, class_balance, lr_lambda, train
 

@@ -1,7 +1,13 @@
 """The lukemelas → timm mapping of the packaged ImageNet weights is exact: proved by a real ImageNet prediction."""
 
 import numpy as np
-import torch
+import pytest
+
+from tests.conftest import training_stack
+
+pytestmark = training_stack("torch")  # skipped without PyTorch/ONNX
+
+import torch  # noqa: E402
 from PIL import Image
 
 from train.model import build_model, load_imagenet_lite0, lite0_weights_path, map_lukemelas_to_timm

@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> dict:
         "recalibrate_command": "python -m train.recalibrate " + " ".join(shlex.quote(s) for s in (argv or sys.argv[1:])),
         "recalibrated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    validation = dict(clf.metadata.get("validation") or {})
+    if "ece" in validation:  # the ECE the model reports is the one of the calibration now in force
+        updates["validation"] = {**validation, "ece": after}
     if a.model_version:
         updates["model_version"] = a.model_version
     data = write_metadata(a.model, out, updates)

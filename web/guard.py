@@ -43,11 +43,14 @@ _PARSE_IN_THREAD_BYTES = 256 * 1024
 _TRIM_AFTER_BYTES = 4 * 2**20  # after a body this large is answered, freed memory goes back to the system  # larger JSON bodies are parsed off the event loop
 # Gradio's routes that this app uses, and only those (an allow-list: /run/, /api/, process_recording,
 # component_server, run history, vibe editing, login, monitoring … are refused before Gradio sees them).
+# Gradio's MCP server (web.mcp): SSE stream, its message posts, streamable HTTP, and the tool schema.
+_MCP_GET, _MCP_POST = r"mcp(?:/sse|/schema|/http)?", r"mcp(?:/messages|/http)?"
+MCP_POST_ROUTES = (f"{API}/mcp", f"{API}/mcp/messages", f"{API}/mcp/http")  # bodies carry a photo: bounded as one
 _GRADIO_ALLOWED = {
     "GET": re.compile(rf"^{API}/(?:info|openapi\.json|queue/data|queue/status|upload_progress|startup-events|theme\.css|"
-                      rf"app_id|file=.*|file/.*|heartbeat/[^/]+|call(?:/v2)?/[A-Za-z0-9_\-]+/[^/]+)/?$", re.S),
+                      rf"app_id|file=.*|file/.*|heartbeat/[^/]+|call(?:/v2)?/[A-Za-z0-9_\-]+/[^/]+|{_MCP_GET})/?$", re.S),
     "POST": re.compile(rf"^{API}/(?:upload|queue/join|cancel|reset|call(?:/v2)?/[A-Za-z0-9_\-]+|stream/[A-Za-z0-9_\-]+"
-                       rf"(?:/close)?)/?$"),
+                       rf"(?:/close)?|{_MCP_POST})/?$"),
 }
 _GRADIO_ROOT_REFUSED = re.compile(r"^/(?:login|logout|monitoring)(?:/.*)?$")
 

@@ -71,10 +71,11 @@
 
   // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving can close them, and send none while
   // the live camera is not on screen.
+  const mcpServer = () => !!(window.gradio_config && window.gradio_config.mcp_server);
   const fetch0 = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = typeof input === "string" ? input : (input && input.url) || "";
-    if (/\/gradio_api\/mcp\/schema$/.test(url)) {
+    if (!mcpServer() && /\/gradio_api\/mcp\/schema$/.test(url)) {
       // No MCP server here: say so to the API panel, which then opens on the Python client (no request is made).
       return Promise.resolve(new Response("[]", { status: 404, headers: { "Content-Type": "application/json" } }));
     }
@@ -186,8 +187,10 @@
     note.textContent = "This CSV has expired: results are deleted from the server after a few minutes (see the note above). Run the analysis again for a fresh one.";
   }, true);
 
-  // "Use via API": this server has no MCP endpoint, so the panel opens on the Python client and shows no MCP tab.
+  // "Use via API": when this server has no MCP endpoint (Gradio turned it off: the `mcp` package is missing), the
+  // panel opens on the Python client and shows no MCP tab; when it has one (web/mcp.py), the panel shows it as is.
   const fixApiPanel = () => {
+    if (mcpServer()) return;
     document.querySelectorAll("button, [role=tab], li").forEach((b) => {
       const t = (b.textContent || "").trim();
       if (/^MCP$/.test(t) && b.closest(".api-docs, .docs-wrap, [class*=api]") && b.style.display !== "none") {

@@ -7,6 +7,7 @@ charged as they come, uploads scanned part by part, URL file targets refused) â†
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +17,8 @@ from fastapi.responses import HTMLResponse
 from web.config import ServerConfig
 from web.backlog import BoundedBacklog
 from web.connections import trusted_list
-from web.guard import RequestGuard
+from web.guard import MCP_POST_ROUTES, RequestGuard
+from web.mcp import add_tool, only_the_tool
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
 from web.rest import docs_router, router
@@ -33,10 +35,31 @@ CARD_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem a
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}code{background:#f4f4f4}")
 
 
+# The docs this server shows as pages (their links to one another follow; links to other files are left as text).
+DOC_PAGES = {"MODEL_CARD.md": "/model-card", "MODEL_HISTORY.md": "/model-history", "API.md": "/guide/api"}
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)  # the card's YAML header (Hugging Face metadata): not shown
+_DOC_LINK = re.compile(r'<a href="(?![a-z][a-z0-9+.\-]*:|#)([^"#]*)(#[^"]*)?">(.*?)</a>', re.S)
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
+
+
+def heading_slug(text: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped (not - or _), spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
 def _markdown_page(path: Path, title: str) -> str:
     from markdown_it import MarkdownIt  # a Gradio dependency
 
-    body = MarkdownIt("commonmark").enable("table").render(path.read_text(encoding="utf-8"))
+    body = MarkdownIt("commonmark").enable("table").render(_FRONT_MATTER.sub("", path.read_text(encoding="utf-8")))
+
+    def link(m: re.Match) -> str:
+        page = DOC_PAGES.get(m.group(1))
+        return f'<a href="{page}{m.group(2) or ""}">{m.group(3)}</a>' if page else m.group(3)
+
+    body = _DOC_LINK.sub(link, body)
+    # Headings get GitHub's anchors, so the docs' "#section" links work on the page too.
+    body = _HEADING.sub(lambda m: f'<h{m.group(1)} id="{heading_slug(re.sub("<[^>]+>", "", m.group(2)))}">'
+                                  f'{m.group(2)}</h{m.group(1)}>', body)
     return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
 
 
@@ -71,6 +94,11 @@ def create_app(service: EmotionService, config: ServerConfig):
         """docs/MODEL_CARD.md as a page, for the page's "model card" link (a Space has no other place to show it)."""
         return _markdown_page(DOCS / "MODEL_CARD.md", "Model card")
 
+    @api.get("/model-history", response_class=HTMLResponse, include_in_schema=False)
+    def model_history() -> str:
+        """docs/MODEL_HISTORY.md as a page: each model version, how it was made, newest first (linked from the card)."""
+        return _markdown_page(DOCS / "MODEL_HISTORY.md", "Model history")
+
     @api.get("/guide/api", response_class=HTMLResponse, include_in_schema=False)
     def api_guide() -> str:
         """docs/API.md as a page: the result schema and error codes the API page points to."""
@@ -81,11 +109,13 @@ def create_app(service: EmotionService, config: ServerConfig):
     api.include_router(docs_router())
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
+    add_tool(demo, service)  # the photo analysis as an MCP tool (/gradio_api/mcp/sse, /gradio_api/mcp/)
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
                               head=f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>",
-                              allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
+                              allowed_paths=[str(EXAMPLES_DIR)], show_error=False, mcp_server=True)
+    only_the_tool(demo)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
     demo.has_launched = True
@@ -97,7 +127,8 @@ def create_app(service: EmotionService, config: ServerConfig):
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,
         max_upload_bytes=config.max_upload_bytes, events_per_client=config.events_per_client,
         streams_per_client=config.streams_per_client, streams_total=config.streams_total,
-        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={"/api/predict": config.max_image_bytes + config.max_json_bytes,
+        flood_per_minute=config.flood_per_minute, upload_mb_per_minute=config.upload_mb_per_minute, body_limits={**dict.fromkeys(MCP_POST_ROUTES, config.max_image_json_bytes),
+                                                                                              "/api/predict": config.max_image_bytes + config.max_json_bytes,
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
