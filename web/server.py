@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
 from web.connections import trusted_list
+from web.delivery import deliver
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
@@ -35,6 +36,17 @@ def _markdown_page(path: Path, title: str) -> str:
 
     body = MarkdownIt("commonmark").enable("table").render(path.read_text(encoding="utf-8"))
     return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
+
+
+def page_head(config: ServerConfig) -> str:
+    """The page's own script (web/page.js) and the limits it checks before sending: the photo size limit, and the
+    side photos are shrunk to in the browser (the sharpest copy the pipeline uses: emotion.faces.DETAIL_MAX_SIDE)."""
+    import json
+
+    from emotion.faces import DETAIL_MAX_SIDE
+
+    limits = json.dumps({"maxImageBytes": config.max_image_bytes, "sendSide": DETAIL_MAX_SIDE})
+    return f"<script>window.EMOTION_PAGE = {limits};</script><script>{PAGE_JS.read_text(encoding='utf-8')}</script>"
 
 
 def _keyword_args(demo: gr.Blocks) -> dict[str, set[str]]:
@@ -81,13 +93,13 @@ def create_app(service: EmotionService, config: ServerConfig):
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
-                              head=f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>",
+                              head=page_head(config),
                               allowed_paths=[str(EXAMPLES_DIR)], show_error=False)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
     # mounted app never calls: without this, any client could make the server open any file (/etc/passwd, /dev/zero).
     demo.has_launched = True
     guarded = RequestGuard(
-        app, rules_by_fn=event_rules(demo, config.max_batch),
+        deliver(app, str(EXAMPLES_DIR)), rules_by_fn=event_rules(demo, config.max_batch),
         fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
         read_roots=[gradio_temp_dir(), EXAMPLES_DIR], queue_events=lambda: list(demo._queue.event_ids_to_events.values()),
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,

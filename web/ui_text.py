@@ -12,6 +12,13 @@ Drop a photo (or use your webcam): every face is boxed and labelled with one of 
 "70 %" means right about 70 % of the time. When the model is unsure, it says so.
 """
 
+# The Upload tab's answer area before a photo: says where the answer will be (and is what a screen reader finds there).
+VERDICT_HINT = ('<div class="verdict-hint">Your answer shows here: add a photo (drop it, paste it or click the box) or '
+                'click an example.</div>')
+
+# Where web/page.js says how much of an upload has been sent (empty, and taking no room, the rest of the time).
+SEND_STATUS = '<div class="send-status" role="status" aria-live="polite"></div>'
+
 ABOUT_MD = """## How it works
 1. **Validate**: the file must be a JPEG, PNG or WebP under the size limit (checked by its bytes, not its name);
    it is turned upright from its EXIF orientation and all metadata (GPS included) is dropped.
@@ -77,13 +84,26 @@ training examples. See the [model card](/model-card) for measured per-class numb
 
 CSS = """
 .verdict { text-align: center; padding: 0.5rem; }
-.verdict-emoji { font-size: 4rem; line-height: 1.1; }
+.verdict-emoji { font-size: 3.2rem; line-height: 1.1; }
 .verdict-title { font-size: 1.6rem; font-weight: 700; }
 .verdict-conf { font-size: 1.2rem; font-weight: 600; }
-.verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
-.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: rgb(185, 28, 28); line-height: 1.4; }
-.verdict-detail { font-size: 0.9rem; color: var(--body-text-color-subdued, #555); max-width: 36rem; margin: 0.2rem auto; }
-.verdict-code, .verdict-time { color: #888; font-size: 0.8rem; }
+/* Text colours at 4.5:1 or more on the page's background, light and dark (WCAG AA). */
+.conf-high { color: #15803d; } .conf-mid { color: #b45309; } .conf-low { color: #b91c1c; }
+.dark .conf-high { color: #4ade80; } .dark .conf-mid { color: #fbbf24; } .dark .conf-low { color: #f87171; }
+.verdict-warn { color: #b91c1c; font-weight: 600; margin-top: 0.3rem; }
+.dark .verdict-warn, .dark .verdict-error .verdict-title { color: #fca5a5; }
+.verdict-faces { margin-top: 0.3rem; font-weight: 600; }
+.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: #b91c1c; line-height: 1.4; }
+.verdict-detail { font-size: 0.95rem; color: var(--body-text-color); max-width: 36rem; margin: 0.2rem auto; }
+.verdict-code, .verdict-time { color: #52525b; font-size: 0.8rem; }
+.dark .verdict-code, .dark .verdict-time { color: #a1a1aa; }
+.verdict-hint { text-align: center; padding: 1.2rem 1rem; border: 1px dashed var(--border-color-primary); border-radius: 8px;
+                color: var(--body-text-color); }
+/* Gradio's quiet "info" and secondary text (the model hint, block labels) at 4.5:1 too. */
+:root { --body-text-color-subdued: #52525b !important; --block-info-text-color: #52525b !important; }
+.dark { --body-text-color-subdued: #a1a1aa !important; --block-info-text-color: #a1a1aa !important; }
+.send-status { font-weight: 600; padding: 0.4rem 0.6rem; border-left: 4px solid #2563eb; }
+#photo-send:has(.send-status:empty), #batch-send:has(.send-status:empty), #video-send:has(.send-status:empty) { display: none !important; }
 #live-verdict .verdict-detail { display: none; }
 .camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
