@@ -316,6 +316,19 @@
 
   // "Use via API": this server has no MCP endpoint, so the panel opens on the Python client and shows no MCP tab.
   const fixApiPanel = () => {
+    const docs = document.querySelector(".api-docs");
+    if (docs) {
+      docs.querySelectorAll("button").forEach((b) => {
+        if ((b.textContent || "").trim() || b.getAttribute("aria-label")) return;
+        b.setAttribute("aria-label", b.closest(".banner-wrap") ? "Close the API page" : b.closest(".copy, .copy-button") || b.classList.contains("copy-button") ? "Copy this code" : "Button");
+      });
+      // The language choice is a row of <li> without a list: buttons, as they act.
+      docs.querySelectorAll("li.snippet:not([role])").forEach((li) => {
+        li.setAttribute("role", "button");
+        li.setAttribute("tabindex", "0");
+        li.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); li.click(); } });
+      });
+    }
     document.querySelectorAll("button, [role=tab], li").forEach((b) => {
       const t = (b.textContent || "").trim();
       if (/^MCP$/.test(t) && b.closest(".api-docs, .docs-wrap, [class*=api]") && b.style.display !== "none") {
@@ -354,6 +367,12 @@
       if (b.getAttribute("aria-label") || (b.textContent || "").trim()) return;
       const alt = img.getAttribute("alt");
       if (!alt) b.setAttribute("aria-label", "Picture");
+    });
+    // Gradio's empty boxes carry an aria-label on a plain div (not allowed: no role); a region that scrolls on its
+    // own (a wide table on a phone, a code sample) is reachable by keyboard.
+    document.querySelectorAll("div.empty[aria-label]:not([role])").forEach((el) => el.removeAttribute("aria-label"));
+    document.querySelectorAll(".prose table, .api-docs pre").forEach((el) => {
+      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
     });
     const pick = document.querySelector("#face-pick");
     if (pick && !pick.getAttribute("role")) {

@@ -87,21 +87,29 @@ CSS = """
 .verdict-emoji { font-size: 3.2rem; line-height: 1.1; }
 .verdict-title { font-size: 1.6rem; font-weight: 700; }
 .verdict-conf { font-size: 1.2rem; font-weight: 600; }
-/* Text colours at 4.5:1 or more on the page's background, light and dark (WCAG AA). */
-.conf-high { color: #15803d; } .conf-mid { color: #b45309; } .conf-low { color: #b91c1c; }
-.dark .conf-high { color: #4ade80; } .dark .conf-mid { color: #fbbf24; } .dark .conf-low { color: #f87171; }
-.verdict-warn { color: #b91c1c; font-weight: 600; margin-top: 0.3rem; }
-.dark .verdict-warn, .dark .verdict-error .verdict-title { color: #fca5a5; }
+/* Text at 4.5:1 or more on the page's background, light and dark (WCAG AA): colours as variables, because Gradio
+   scopes this sheet under its container, where a ".dark …" rule would never match (the class is on <body>). */
+:root { --emotion-quiet: #52525b; --emotion-high: #15803d; --emotion-mid: #b45309; --emotion-low: #b91c1c;
+        --emotion-accent: #c2410c; }
+.dark { --emotion-quiet: #a1a1aa; --emotion-high: #4ade80; --emotion-mid: #fbbf24; --emotion-low: #fca5a5;
+        --emotion-accent: #fdba74; }
+.conf-high { color: var(--emotion-high); } .conf-mid { color: var(--emotion-mid); } .conf-low { color: var(--emotion-low); }
+.verdict-warn { color: var(--emotion-low); font-weight: 600; margin-top: 0.3rem; }
 .verdict-faces { margin-top: 0.3rem; font-weight: 600; }
-.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: #b91c1c; line-height: 1.4; }
+.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: var(--emotion-low); line-height: 1.4; }
 .verdict-detail { font-size: 0.95rem; color: var(--body-text-color); max-width: 36rem; margin: 0.2rem auto; }
-.verdict-code, .verdict-time { color: #52525b; font-size: 0.8rem; }
-.dark .verdict-code, .dark .verdict-time { color: #a1a1aa; }
+.verdict-code, .verdict-time { color: var(--emotion-quiet); font-size: 0.8rem; }
 .verdict-hint { text-align: center; padding: 1.2rem 1rem; border: 1px dashed var(--border-color-primary); border-radius: 8px;
                 color: var(--body-text-color); }
-/* Gradio's quiet "info" and secondary text (the model hint, block labels) at 4.5:1 too. */
-:root { --body-text-color-subdued: #52525b !important; --block-info-text-color: #52525b !important; }
-.dark { --body-text-color-subdued: #a1a1aa !important; --block-info-text-color: #a1a1aa !important; }
+/* Gradio's own quiet text, orange text and primary buttons (white on orange-500 is 2.8:1): the same shades, darker. */
+:root { --body-text-color-subdued: #52525b !important; --block-info-text-color: #52525b !important;
+        --button-primary-background-fill: #c2410c !important; --button-primary-background-fill-hover: #9a3412 !important;
+        --button-primary-text-color: #ffffff !important; --color-accent: #c2410c !important; }
+.dark { --body-text-color-subdued: #a1a1aa !important; --block-info-text-color: #a1a1aa !important;
+        --button-primary-background-fill: #c2410c !important; --button-primary-background-fill-hover: #9a3412 !important;
+        --button-primary-text-color: #ffffff !important; --color-accent: #fdba74 !important; }
+.json-node .key, .api-docs .url, .api-docs .post, .api-docs .api-name, .api-docs .highlight,
+button[role=tab].selected, .tab-container button.selected { color: var(--emotion-accent) !important; }
 .send-status { font-weight: 600; padding: 0.4rem 0.6rem; border-left: 4px solid #2563eb; }
 #photo-send:has(.send-status:empty), #batch-send:has(.send-status:empty), #video-send:has(.send-status:empty) { display: none !important; }
 #live-verdict .verdict-detail { display: none; }
