@@ -29,14 +29,14 @@ TABS = ["Upload", "Snapshot", "Live", "Batch", "Video", "Stats", "About", "API p
 
 
 def twelve_mp_photo(path: Path) -> Path:
-    """A 4000×3000 JPEG of about 4 MB, as a phone writes (a real face, some sensor noise)."""
+    """A 3000×4000 JPEG of about 4 MB, as a phone writes (a real face, some sensor noise)."""
     import numpy as np
     from PIL import Image
 
     im = Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB").resize((3000, 4000), Image.BILINEAR)
-    noisy = np.asarray(im).astype(np.int16) + np.random.default_rng(0).integers(-6, 7, (4000, 3000, 3), dtype=np.int16)
+    noisy = np.asarray(im).astype(np.int16) + np.random.default_rng(0).integers(-14, 15, (4000, 3000, 3), dtype=np.int16)
     buf = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
     path.write_bytes(buf.getvalue())
     return path
 

@@ -40,15 +40,15 @@ def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarr
         text = f"#{i + 1} {face.emotion} {face.confidence:.0%}"
         tb = draw.textbbox((0, 0), text, font=font)
         tw, th = tb[2] - tb[0] + 2 * line, tb[3] - tb[1] + 2 * line
-        lx, ty = _label_place(x, y, w, h, tw, th, im.size, taken)
+        lx, ty = label_place(x, y, w, h, tw, th, im.size, taken)
         taken.append((lx, ty, lx + tw, ty + th))
         draw.rectangle([lx, ty, lx + tw, ty + th], fill=fill)
         draw.text((lx + line, ty + line - tb[1]), text, fill=(255, 255, 255), font=font)
     return np.asarray(im)
 
 
-def _label_place(x: float, y: float, w: float, h: float, tw: float, th: float, size: tuple[int, int],
-                 taken: list[tuple[float, float, float, float]]) -> tuple[float, float]:
+def label_place(x: float, y: float, w: float, h: float, tw: float, th: float, size: tuple[int, int],
+                taken: list[tuple[float, float, float, float]]) -> tuple[float, float]:
     """Where a face's label goes: above its box, else below, else inside its top edge, always on the photo (shifted
     left at the right edge, up at the bottom), and moved down past any label already drawn that it would cover."""
     width, height = size

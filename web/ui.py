@@ -431,7 +431,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                             with gr.Column():
                                 snap_out = gr.Image(label="Faces found", interactive=False, elem_id="snap-view")
                                 snap_verdict = gr.HTML(elem_id="snap-verdict")
-                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities", elem_id="snap-probabilities")
+                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities", elem_id="snap-probabilities",
+                                                      show_heading=False)
                         snap.change(analyse_frame, [snap, model], [snap_out, snap_verdict, snap_probs], api_visibility="private", **one_shot)
                     with gr.Tab("Live"):
                         gr.HTML(camera_help)
@@ -441,7 +442,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                                elem_id="live-camera")
                             with gr.Column():
                                 live_out = gr.HTML(label="Live", elem_id="live-view")
-                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)", elem_id="live-probabilities")
+                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)", elem_id="live-probabilities",
+                                                      show_heading=False)  # the answer above is the heading
                         live_state = gr.State()
                         live.stream(stream_frame, [live, live_state, model], [live_out, live_verdict, live_probs, live_state],
                                     stream_every=0.1, time_limit=config.stream_time_limit_s, concurrency_id="live",

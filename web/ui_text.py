@@ -119,8 +119,16 @@ button[role=tab].selected, .tab-container button.selected { color: var(--emotion
               border-radius: 4px; overflow-wrap: anywhere; }
 .live-view { max-width: 100%; border-radius: 6px; }
 #live-verdict .verdict { padding: 0.2rem; }
-body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: none; }
-#live-verdict .verdict-emoji { font-size: 2.4rem; }
+/* Live: the room for the answer is kept whatever it says (the "uncertain" line on one line, there or not), so the
+   camera below never jumps; with the camera off, no answer or numbers from an old frame are shown. */
+#live-verdict { min-height: 8.5rem; }
+#live-verdict .verdict { display: flex; flex-wrap: wrap; justify-content: center; align-items: baseline; column-gap: 0.6rem; }
+#live-verdict .verdict-warn, #live-verdict .verdict-time, #live-verdict .verdict-code { flex-basis: 100%; }
+#live-verdict .verdict-warn { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+body.live-idle #live-verdict { min-height: 0 !important; }
+body.live-idle #live-verdict > *, body.live-idle #live-view .live-view { display: none; }
+body.live-idle #live-probabilities { visibility: hidden; }
+#live-verdict .verdict-emoji { font-size: 2rem; }
 .emotion-legend { display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; justify-content: center; font-size: 0.85rem; }
 .emotion-key { display: inline-flex; align-items: center; gap: 0.3rem; white-space: nowrap; }
 .emotion-key .swatch { width: 0.9rem; height: 0.9rem; border-radius: 50%; display: inline-block; }
