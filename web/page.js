@@ -400,6 +400,7 @@
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
+      if (document.querySelector("#photo-input")) document.documentElement.classList.add("page-ready");
       follow("#verdict", ".verdict");
       follow("#video-verdict", ".verdict");
       follow("#snap-verdict", ".verdict");
