@@ -320,6 +320,47 @@ def test_the_api_panel_opens_on_python_and_offers_no_mcp(page):
     assert page.get_by_text("Recording API Calls").count() == 0
 
 
+def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
+    """Item 12: the API page's Python snippet for /predict and its REST command run as copied against this server
+    (its own example photo, no web address), and the page names POST /api/predict."""
+    import subprocess
+    import sys
+
+    page.get_by_role("button", name=re.compile("Use via API")).click()
+    panel = page.locator(".api-docs")
+    panel.locator("li", has_text="Python").first.wait_for()
+    note = panel.locator(".rest-note")
+    assert "POST /api/predict" in note.inner_text() and "web address" in note.inner_text()
+    python = panel.locator(".endpoint-container", has_text="/predict").first.locator("pre").first.inner_text()
+    assert "http" not in python.replace(server["url"], "")  # no web address as the example input
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1"}
+    (tmp_path / "snippet.py").write_text(python)
+    run = subprocess.run([sys.executable, str(tmp_path / "snippet.py")], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0 and "'success': True" in run.stdout and "happy" in run.stdout, run.stdout + run.stderr
+    curl = note.locator("pre").inner_text()
+    if shutil.which("curl"):
+        run = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60, env=env)
+        assert json.loads(run.stdout)["faces"][0]["emotion"] == "happy", run.stdout + run.stderr
+    panel.locator(".banner-wrap > button").first.click()
+    panel.wait_for(state="detached")
+
+
+def test_docs_try_it_out_sends_a_photo(browser, server):
+    """/docs: "Try it out" on POST /api/predict offers a file field, and sending a photo answers 200 with faces."""
+    ctx = browser.new_context(viewport=LAPTOP)
+    pg = ctx.new_page()
+    pg.goto(server["url"] + "/docs")
+    op = pg.locator(".opblock", has_text="/api/predict").first
+    op.locator(".opblock-summary").first.click()
+    op.get_by_role("button", name="Try it out").click()
+    op.locator("input[type=file]").set_input_files(str(EXAMPLES / "astronaut.jpg"))
+    op.get_by_role("button", name="Execute").click()
+    op.locator(".live-responses-table tr.response .response-col_status").first.wait_for(timeout=60_000)
+    assert op.locator(".live-responses-table tr.response .response-col_status").first.inner_text().strip() == "200"
+    assert "happy" in op.locator(".live-responses-table tr.response pre").first.inner_text()
+    ctx.close()
+
+
 # Batch and video ----------------------------------------------------------------------------------------------------
 def test_batch_refusals_are_plain_and_keep_the_results(page, server, tmp_path, shots):
     """An empty "Analyse all" says what to do; a refused batch keeps the results already shown; an expired CSV link

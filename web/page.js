@@ -317,6 +317,22 @@
   // "Use via API": this server has no MCP endpoint, so the panel opens on the Python client and shows no MCP tab.
   const fixApiPanel = () => {
     const docs = document.querySelector(".api-docs");
+    if (docs && !docs.querySelector(".rest-note")) {
+      // The simplest way in first: the plain REST endpoint, with a command that runs as shown (this server's own
+      // example photo), and why a web address as input is refused.
+      const note = document.createElement("div");
+      note.className = "rest-note";
+      const cmd = `curl -F file=@${LIMITS.examplePhoto || "face.jpg"} ${location.origin}/api/predict`;
+      note.innerHTML = "<p><strong>Simplest: <code>POST /api/predict</code></strong> with the photo in a multipart field " +
+        "<code>file</code> answers the result JSON (schema and error codes: <a href='/guide/api'>/guide/api</a>; " +
+        "try it in <a href='/docs'>/docs</a>):</p><pre tabindex='0'><code></code></pre>" +
+        "<p>Give the clients a file, not a web address: this server downloads nothing from outside, so a URL as " +
+        "input is refused. The examples below use this server's own example photo.</p>";
+      note.querySelector("pre code").textContent = cmd;
+      const banner = docs.querySelector(".banner-wrap");
+      if (banner) banner.insertAdjacentElement("afterend", note);
+      else docs.prepend(note);
+    }
     if (docs) {
       docs.querySelectorAll("button").forEach((b) => {
         if ((b.textContent || "").trim() || b.getAttribute("aria-label")) return;

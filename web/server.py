@@ -45,7 +45,9 @@ def page_head(config: ServerConfig) -> str:
 
     from emotion.faces import DETAIL_MAX_SIDE
 
-    limits = json.dumps({"maxImageBytes": config.max_image_bytes, "sendSide": DETAIL_MAX_SIDE})
+    from web.components import EXAMPLE_PHOTO
+
+    limits = json.dumps({"maxImageBytes": config.max_image_bytes, "sendSide": DETAIL_MAX_SIDE, "examplePhoto": EXAMPLE_PHOTO})
     # Something to read from the first paint (Gradio's page is blank until its scripts have loaded: seconds on 3G).
     loading = ("<style>html:not(.page-ready) body::before{content:'Loading the emotion recognizer…';display:block;"
                "padding:2rem 1rem;text-align:center;font:1.1rem system-ui,sans-serif;color:#3f3f46}</style>")

@@ -18,7 +18,7 @@ from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
 from emotion.validation import validate_image
 from emotion.video import VideoResult
-from web.components import ImageFile, image_bytes
+from web.components import EXAMPLE_CLIP, api_file, image_bytes
 from web.config import ServerConfig
 from web.face_views import ExpiringStore
 from web.guard import EventRule
@@ -538,15 +538,15 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         demo.unload(forget_session)
 
         # The programmatic API: exactly one input (an image file) and one output (the result as JSON).
-        api_file = ImageFile(visible=False, label="image")
+        api_image = api_file(visible=False, label="image")
         api_json, api_cam_json = gr.JSON(visible=False, label="result"), gr.JSON(visible=False, label="result")
         api_model = gr.Dropdown(models, value=models[0], visible=False, label="model")  # optional: defaults to "accurate"
-        gr.Button(visible=False).click(api_predict, [api_file, api_model], api_json, api_name="predict", **one_shot)
-        gr.Button(visible=False).click(api_explain, [api_file, api_model], api_cam_json, api_name="explain", **one_shot)
-        api_files, api_batch_json = ImageFile(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
+        gr.Button(visible=False).click(api_predict, [api_image, api_model], api_json, api_name="predict", **one_shot)
+        gr.Button(visible=False).click(api_explain, [api_image, api_model], api_cam_json, api_name="explain", **one_shot)
+        api_files, api_batch_json = api_file(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
         gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
                                        concurrency_id="batch", concurrency_limit=1, time_limit=120)
-        api_video, api_video_json = gr.File(visible=False, label="video"), gr.JSON(visible=False, label="result")
+        api_video, api_video_json = api_file(EXAMPLE_CLIP, visible=False, label="video"), gr.JSON(visible=False, label="result")
         gr.Button(visible=False).click(api_predict_video, [api_video, api_model], api_video_json, api_name="predict_video",
                                        concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)

@@ -113,6 +113,8 @@ button[role=tab].selected, .tab-container button.selected { color: var(--emotion
 .send-status { font-weight: 600; padding: 0.4rem 0.6rem; border-left: 4px solid #2563eb; }
 #photo-send:has(.send-status:empty), #batch-send:has(.send-status:empty), #video-send:has(.send-status:empty) { display: none !important; }
 #live-verdict .verdict-detail { display: none; }
+.rest-note { padding: 0.4rem 1rem; border-left: 4px solid var(--emotion-accent); margin: 0.6rem 0; }
+.rest-note pre { overflow-x: auto; padding: 0.5rem; background: var(--background-fill-secondary); }
 .camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
 .batch-note { border-left: 4px solid rgb(217, 119, 6); background: rgba(217, 119, 6, 0.08); padding: 0.5rem 0.8rem;
