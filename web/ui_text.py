@@ -113,7 +113,9 @@ button[role=tab].selected, .tab-container button.selected { color: var(--emotion
 .send-status { font-weight: 600; padding: 0.4rem 0.6rem; border-left: 4px solid #2563eb; }
 #photo-send:has(.send-status:empty), #batch-send:has(.send-status:empty), #video-send:has(.send-status:empty) { display: none !important; }
 #live-verdict .verdict-detail { display: none; }
-.rest-note { padding: 0.4rem 1rem; border-left: 4px solid var(--emotion-accent); margin: 0.6rem 0; }
+.rest-note { padding: 0.4rem 1rem; border-left: 4px solid var(--emotion-accent); margin: 0.6rem 0;
+             background: var(--background-fill-primary); color: var(--body-text-color); }
+.rest-note code { color: var(--body-text-color) !important; background: none !important; }
 .rest-note pre { overflow-x: auto; padding: 0.5rem; background: var(--background-fill-secondary); }
 .camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
@@ -123,11 +125,10 @@ button[role=tab].selected, .tab-container button.selected { color: var(--emotion
 #live-verdict .verdict { padding: 0.2rem; }
 /* Live: the room for the answer is kept whatever it says (the "uncertain" line on one line, there or not), so the
    camera below never jumps; with the camera off, no answer or numbers from an old frame are shown. */
-#live-verdict { min-height: 8.5rem; }
+#live-verdict { min-height: 5.7rem; }
 #live-verdict .verdict { display: flex; flex-wrap: wrap; justify-content: center; align-items: baseline; column-gap: 0.6rem; }
-#live-verdict .verdict-warn, #live-verdict .verdict-time, #live-verdict .verdict-code { flex-basis: 100%; }
-#live-verdict .verdict-warn { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-body.live-idle #live-verdict { min-height: 0 !important; }
+#live-verdict .verdict-warn { flex-basis: 100%; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#live-verdict .verdict-time, #live-verdict .verdict-code { display: none; }
 body.live-idle #live-verdict > *, body.live-idle #live-view .live-view { display: none; }
 body.live-idle #live-probabilities { visibility: hidden; }
 #live-verdict .verdict-emoji { font-size: 2rem; }
@@ -142,6 +143,7 @@ body.live-idle #live-probabilities { visibility: hidden; }
 #snap-camera, #live-camera { max-height: 420px; }
 @media (max-width: 768px) {
   .verdict-emoji { font-size: 3rem; }
+  #live-verdict { min-height: 7.4rem; }  /* the answer's first line wraps on a phone */
   #batch-table table { font-size: 0.85rem; }
   #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
   #batch-table td:first-child { overflow-wrap: anywhere; }
