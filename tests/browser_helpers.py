@@ -69,3 +69,36 @@ def leave_via_overflow(pg, tab: str) -> None:
     """The phone's "⋯" menu (Gradio's overflow of tabs that do not fit): its entries are plain buttons, not tabs."""
     pg.get_by_role("button", name="More tabs").click()
     pg.locator(".overflow-dropdown button", has_text=tab).click()
+
+
+# Accessibility: axe-core (npm, pinned in tests/package.json; `npm install --prefix tests`), run in the page.
+AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+  .filter((v) => v.impact === 'critical' || v.impact === 'serious')
+  .map((v) => `${v.impact} ${v.id}: ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(' | ')}`)"""
+
+# The contrast of an element's text on the page's background (WCAG's formula), for checks a person makes by eye.
+CONTRAST = """(sel) => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const el = document.querySelector(sel);
+  let bg = el, back = 'rgb(255, 255, 255)';
+  while (bg) { const c = getComputedStyle(bg).backgroundColor; if (c && !/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') { back = c; break; } bg = bg.parentElement; }
+  const [a, b] = [lum(getComputedStyle(el).color), lum(back)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def axe_violations(pg, axe_path) -> list[str]:
+    if not pg.evaluate("() => !!window.axe"):
+        pg.add_script_tag(path=str(axe_path))
+    return pg.evaluate(AXE_RUN)
+
+
+def open_tab(pg, name: str) -> None:
+    """A top-level tab, from the tab bar or (on a phone) the "⋯" menu."""
+    tab = pg.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+    else:
+        leave_via_overflow(pg, name)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import (ARGS, CAMERA_TRACKS, LAPTOP, PHONE, leave_via_overflow, live_frames, open_page,
-                                   start_live, stream_requests, tracks_live)
+from tests.browser_helpers import (ARGS, CAMERA_TRACKS, CONTRAST, LAPTOP, PHONE, axe_violations, leave_via_overflow,
+                                   live_frames, open_page, open_tab, start_live, stream_requests, tracks_live)
 from tests.conftest import EXAMPLES, ROOT
 from bench.server import running_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+AXE = ROOT / "tests" / "node_modules" / "axe-core" / "axe.min.js"  # `npm install --prefix tests` (.ci/run does)
 FACE_VIEW_TTL_S = 3
 BATCH_LIMIT = 12  # batch photos per minute per visitor
 # Header cells of a table whose text runs past the cell (clipped) or past the screen.
@@ -96,6 +97,7 @@ def _upload(page, path: Path) -> None:
 
 
 def _fresh(page) -> None:
+    page.get_by_role("tab", name="Upload").click()
     page.locator("#try-another").click()
     page.wait_for_function("() => !document.querySelector('#verdict .verdict')")
 
@@ -123,7 +125,7 @@ def _pair(tmp_path: Path) -> Path:
 
 
 # The Upload tab ---------------------------------------------------------------------------------------------------
-def test_upload_a_face_and_read_the_emotion(page, shots):
+def test_upload_a_face_and_read_the_emotion(page):
     assert page.locator("#explain-go").is_disabled()  # nothing to explain yet
     _upload(page, EXAMPLES / "astronaut.jpg")
     page.wait_for_selector("#verdict .verdict-conf")
@@ -131,7 +133,6 @@ def test_upload_a_face_and_read_the_emotion(page, shots):
     assert "Happy" in text and "confidence" in text and "accurate model" in text
     assert page.locator("#probabilities").inner_text().lower().count("%") >= 3
     assert page.locator("#explain-go").is_enabled()
-    page.screenshot(path=str(shots / "upload.png"), full_page=True)
 
 
 def test_replacing_a_shown_photo_is_answered_once(page, server):
@@ -322,6 +323,47 @@ def test_the_api_panel_offers_the_working_mcp_tool_and_the_python_client(page):
     panel.locator(".banner-wrap > button").first.click()  # close (not the API recorder's button)
     panel.wait_for(state="detached")
     assert page.get_by_text("Recording API Calls").count() == 0
+
+
+def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
+    """Item 12: the API page's Python snippet for /predict and its REST command run as copied against this server
+    (its own example photo, no web address), and the page names POST /api/predict."""
+    import subprocess
+    import sys
+
+    page.get_by_role("button", name=re.compile("Use via API")).click()
+    panel = page.locator(".api-docs")
+    panel.locator("li", has_text="Python").first.wait_for()
+    note = panel.locator(".rest-note")
+    assert "POST /api/predict" in note.inner_text() and "web address" in note.inner_text()
+    python = panel.locator(".endpoint-container", has_text="/predict").first.locator("pre").first.inner_text()
+    assert "http" not in python.replace(server["url"], "")  # no web address as the example input
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1"}
+    (tmp_path / "snippet.py").write_text(python)
+    run = subprocess.run([sys.executable, str(tmp_path / "snippet.py")], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0 and "'success': True" in run.stdout and "happy" in run.stdout, run.stdout + run.stderr
+    curl = note.locator("pre").inner_text()
+    if shutil.which("curl"):
+        run = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60, env=env)
+        assert json.loads(run.stdout)["faces"][0]["emotion"] == "happy", run.stdout + run.stderr
+    panel.locator(".banner-wrap > button").first.click()
+    panel.wait_for(state="detached")
+
+
+def test_docs_try_it_out_sends_a_photo(browser, server):
+    """/docs: "Try it out" on POST /api/predict offers a file field, and sending a photo answers 200 with faces."""
+    ctx = browser.new_context(viewport=LAPTOP)
+    pg = ctx.new_page()
+    pg.goto(server["url"] + "/docs")
+    op = pg.locator(".opblock", has_text="/api/predict").first
+    op.locator(".opblock-summary").first.click()
+    op.get_by_role("button", name="Try it out").click()
+    op.locator("input[type=file]").set_input_files(str(EXAMPLES / "astronaut.jpg"))
+    op.get_by_role("button", name="Execute").click()
+    op.locator(".live-responses-table tr.response .response-col_status").first.wait_for(timeout=60_000)
+    assert op.locator(".live-responses-table tr.response .response-col_status").first.inner_text().strip() == "200"
+    assert "happy" in op.locator(".live-responses-table tr.response pre").first.inner_text()
+    ctx.close()
 
 
 # Batch and video ----------------------------------------------------------------------------------------------------
@@ -546,6 +588,258 @@ def test_on_a_phone_the_answer_comes_into_view_after_tapping_an_example(phone, s
         .filter((b) => b.width && b.left < label.right && b.right > label.left && b.top < label.bottom && b.bottom > label.top).length;
     }""")
     assert overlap == 0
+
+
+# Issue 35: the page for everyone ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(1366, 768), (1280, 720)])
+def test_the_answer_is_read_in_a_laptops_first_screen(browser, server, size, shots):
+    """The emoji, label and confidence without scrolling, beside the photo; the boxed copy of the same photo starts
+    below the first screen (one photo, not the same one twice)."""
+    w, h = size
+    ctx = browser.new_context(viewport={"width": w, "height": h})
+    pg = open_page(ctx, server["url"])
+    _upload(pg, EXAMPLES / "astronaut.jpg")
+    pg.wait_for_selector("#verdict .verdict-conf")
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    conf = pg.locator("#verdict .verdict-conf").bounding_box()
+    assert conf["y"] + conf["height"] <= h, conf
+    assert pg.locator("#annotated").bounding_box()["y"] >= h
+    photo = pg.locator("#photo-input").bounding_box()
+    assert conf["x"] >= photo["x"] + photo["width"]  # beside the photo
+    if size == (1366, 768):
+        pg.screenshot(path=str(shots / "upload.png"))
+    ctx.close()
+
+
+def test_screen_readers_hear_the_answer_and_read_the_pictures(page, tmp_path):
+    """The verdict is a polite live region; the boxed photo and the explanation have text alternatives that say what
+    they show (every face; where the evidence lies), and a group photo's headline names every face."""
+    _fresh(page)
+    assert page.locator("#verdict").get_attribute("aria-live") == "polite"
+    assert page.locator("#verdict").get_attribute("role") == "status"
+    _upload(page, _pair(tmp_path))
+    page.wait_for_selector("#verdict .verdict-faces")
+    summary = page.locator("#verdict .verdict-faces").inner_text()
+    assert summary.startswith("2 faces: #1 ") and "#2 " in summary, summary
+    alt = page.locator("#annotated img").get_attribute("alt")
+    assert "2 faces" in alt and "#1" in alt and "#2" in alt, alt
+    page.locator("#explain-go").click()
+    page.wait_for_selector("#cam img", timeout=60_000)
+    alt = page.locator("#cam img").get_attribute("alt")
+    assert "Face 1" in alt and "rests most on" in alt, alt
+    box = page.locator("#cam img").bounding_box()  # "Why" brought its picture into view
+    assert box["y"] < LAPTOP["height"] and box["y"] + box["height"] > 0, box
+
+
+def _refused(page, name: str, before: int) -> str:
+    page.wait_for_function("(name) => document.querySelector('#verdict .verdict-error')?.innerText.includes(name)", arg=name)
+    assert page.locator("#verdict .verdict-error").count() == 1
+    return page.locator("#verdict").inner_text()
+
+
+def test_files_the_photo_box_cannot_take_are_refused_in_a_sentence_before_sending(page):
+    """A .txt, a .pdf, an over-size PNG (chosen) and a .txt (dragged): a plain sentence in the verdict, in the server's
+    style (headline, what to do, code), no toast, and not one byte uploaded."""
+    _fresh(page)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/gradio_api/upload" in r.url else None)
+    big = b"\x89PNG\r\n\x1a\n" + bytes(21 * 2**20)
+    for name, mime, data, words in (("notes.txt", "text/plain", b"shopping list", "not a photo"),
+                                    ("report.pdf", "application/pdf", b"%PDF-1.4 not a photo", "not a photo"),
+                                    ("huge.png", "image/png", big, "too large")):
+        page.locator("#photo-input input[type=file]").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+        text = _refused(page, name, 0)
+        assert words in text and "Upload" in text and "code:" in text, text
+    dropped = page.evaluate_handle("""() => { const dt = new DataTransfer();
+      dt.items.add(new File(['not a photo'], 'dragged.txt', {type: 'text/plain'})); return dt; }""")
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event("#photo-input .upload-container", event, {"dataTransfer": dropped})
+    assert "not a photo" in _refused(page, "dragged.txt", 0)
+    assert sent == [] and not _toasts(page), (sent, _toasts(page))
+    # The "what to do" half reads as well as the rest (WCAG AA: 4.5:1), and so does the model hint.
+    assert page.evaluate(CONTRAST, "#verdict .verdict-detail") >= 4.5
+    assert page.evaluate(CONTRAST, "#model-choice [data-testid='block-info']") >= 4.5
+    assert _why_disabled(page)
+
+
+def test_a_photo_in_the_video_tab_and_a_text_file_in_a_batch_are_said_plainly(browser, server, tmp_path):
+    """A JPEG in the Video tab: the server's sentence in the video verdict, no toast. A batch with a .txt among photos:
+    the note lists what it skipped and the table says why."""
+    ctx = browser.new_context(viewport=LAPTOP, extra_http_headers={"X-Forwarded-For": "10.35.0.1"})  # its own allowance
+    pg = open_page(ctx, server["url"])
+    pg.get_by_role("tab", name="Video").click()
+    pg.locator("#video-input input[type=file]").set_input_files(str(EXAMPLES / "astronaut.jpg"))
+    pg.wait_for_function("() => document.querySelector('#video-verdict')?.innerText.includes('not a video')", timeout=60_000)
+    assert pg.locator("#video-verdict").get_attribute("aria-live") == "polite"
+    assert not _toasts(pg), _toasts(pg)
+    pg.get_by_role("tab", name="Batch").click()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    pg.locator("#batch-input input[type=file]").set_input_files([str(EXAMPLES / "astronaut.jpg"), str(notes),
+                                                                str(EXAMPLES / "grace_hopper.jpg")])
+    pg.locator("#batch-go").click()
+    pg.wait_for_function("() => document.querySelector('#batch-message')?.innerText.includes('Skipped')", timeout=60_000)
+    note = pg.locator("#batch-message").inner_text()
+    assert "Skipped 1 of 3" in note and "notes.txt" in note, note
+    table = pg.locator("#batch-table").inner_text()
+    assert "notes.txt" in table and "Unsupported file type" in table and "grace_hopper" in table
+    assert not _toasts(pg), _toasts(pg)
+    ctx.close()
+
+
+SNAP_READY = "() => { const v = document.querySelector('#snap-camera video'); return v && v.videoWidth > 0 && v.readyState >= 2; }"
+
+
+def test_a_snapshot_shows_its_picture_and_the_next_is_one_click_away(laptop_camera, server):
+    """The captured picture shows (the browser's own copy: the upload is deleted once read, nothing is fetched back),
+    and its × opens the camera again at once, keeping the answer until the next picture."""
+    pg = laptop_camera
+    missing: list[str] = []
+    pg.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    pg.get_by_role("tab", name="Webcam").click()
+    cam = pg.locator("#snap-camera")
+    cam.get_by_text("Click to Access Webcam").click()
+    pg.wait_for_function(SNAP_READY)  # as a person does: capture once the picture moves
+    cam.get_by_role("button", name="capture photo").click()
+    pg.wait_for_selector("#snap-verdict .verdict", timeout=60_000)
+    assert pg.locator("#snap-verdict").get_attribute("aria-live") == "polite"
+    pg.wait_for_function("() => { const i = document.querySelector('#snap-camera img');"
+                         " return i && i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 150; }")
+    assert missing == [], missing
+    answer = pg.locator("#snap-verdict .verdict").inner_text()
+    cam.get_by_role("button", name="Remove Image").click()
+    cam.get_by_role("button", name="capture photo").wait_for(timeout=20_000)  # the camera is on again: one click to take
+    assert pg.locator("#snap-verdict .verdict").inner_text() == answer
+    pg.wait_for_function(SNAP_READY)
+    cam.get_by_role("button", name="capture photo").click()  # and the next picture shows too
+    pg.wait_for_function("() => { const i = document.querySelector('#snap-camera img');"
+                         " return i && i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 150; }")
+    assert missing == [], missing
+
+
+def test_a_12_mp_photo_is_shrunk_in_the_browser_and_its_sending_is_shown(browser, server, tmp_path):
+    """A 12 MP phone photo leaves the browser at the pipeline's sharpest working size (well under its 4 MB), and the
+    bytes sent so far are shown where the answer will be (on a slow upload)."""
+    from bench.page_audit import twelve_mp_photo
+
+    photo = twelve_mp_photo(tmp_path / "IMG_12MP.jpg")
+    assert photo.stat().st_size > 3 * 2**20
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = open_page(ctx, server["url"])
+    cdp = ctx.new_cdp_session(pg)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 100, "downloadThroughput": 2e6,
+                                                  "uploadThroughput": 150e3})
+    _upload(pg, photo)
+    pg.wait_for_function("() => /Sending the photo/.test(document.querySelector('#photo-send')?.innerText || '')")
+    sending = pg.locator("#photo-send").inner_text()  # "Sending the photo: 40 % of 0.62 MB" (what is sent, shrunk)
+    pg.wait_for_selector("#verdict .verdict-conf", timeout=120_000)
+    assert float(re.search(r"([\d.]+) MB", sending).group(1)) < 1.2, sending
+    assert "Neutral" in pg.locator("#verdict").inner_text() or "confidence" in pg.locator("#verdict").inner_text()
+    ctx.close()
+
+
+def test_the_page_travels_compressed_and_its_assets_are_cached(server):
+    """HTML and scripts gzipped; Gradio's content-hashed files cached for a year; the queue's event stream never
+    compressed (it would hold answers back)."""
+    import gzip
+
+    def get(path: str) -> tuple[dict, bytes]:
+        req = urllib.request.Request(server["url"] + path, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return {k.lower(): v for k, v in r.headers.items()}, r.read()
+
+    headers, body = get("/")
+    assert headers.get("content-encoding") == "gzip"
+    page_html = gzip.decompress(body).decode()
+    assert len(body) < len(page_html) / 3
+    asset = re.search(r'(/assets/[\w.-]+\.js)', page_html) or re.search(r'"(\./)?(assets/[\w.-]+\.js)"', page_html)
+    assert asset, "no script under /assets/ in the page"
+    headers, _ = get("/" + asset.group(0).strip('"./').lstrip("/"))
+    assert "immutable" in headers.get("cache-control", "") and "max-age=31536000" in headers["cache-control"]
+    assert "text/event-stream" in __import__("starlette.middleware.gzip", fromlist=["x"]).DEFAULT_EXCLUDED_CONTENT_TYPES
+
+
+
+def test_live_reserves_room_for_the_uncertain_line_and_forgets_old_numbers(laptop_camera):
+    """The live camera does not move when the "uncertain" line comes and goes (the room is kept), and after leaving
+    Live and coming back no numbers from the last frame are shown beside the idle camera."""
+    from emotion.result import FaceResult, PredictionResult
+    from web.render import verdict_html
+
+    import numpy as np
+
+    pg = laptop_camera
+    frames = stream_requests(pg)
+    start_live(pg, frames)
+    probs = {"angry": 0.05, "disgust": 0.0, "fear": 0.05, "happy": 0.45, "neutral": 0.4, "sad": 0.05, "surprise": 0.0}
+    sure = PredictionResult([FaceResult((0, 0, 9, 9), 0.9, {**probs, "happy": 0.9, "neutral": 0.0}, False)], 1.0, (9, 9),
+                            image=np.zeros((9, 9, 3), np.uint8))
+    unsure = PredictionResult([FaceResult((0, 0, 9, 9), 0.45, probs, True)], 1.0, (9, 9), image=np.zeros((9, 9, 3), np.uint8))
+    tops = []
+    for result in (sure, unsure, sure):  # as the stream would show them (set in place, between two frames)
+        tops.append(pg.evaluate("""(html) => { const box = document.querySelector('#live-verdict .prose');
+          box.innerHTML = html; return document.querySelector('#live-camera').getBoundingClientRect().top; }""",
+                                verdict_html(result)))
+    assert max(tops) - min(tops) <= 1, tops
+    pg.get_by_role("tab", name="Upload").click()
+    pg.wait_for_timeout(1500)
+    pg.get_by_role("tab", name="Webcam").click()
+    pg.locator("#live-camera").get_by_text("Click to Access Webcam").wait_for()
+    pg.wait_for_timeout(1000)
+    assert not re.search(r"\d+%", pg.locator("#live-probabilities").inner_text()) or not pg.locator("#live-probabilities").is_visible()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests)")
+@pytest.mark.parametrize("viewport,scheme", [("laptop", "light"), ("laptop", "dark"), ("phone", "light"), ("phone", "dark")])
+def test_axe_finds_nothing_critical_or_serious_on_any_tab(browser, server, viewport, scheme):
+    """axe-core over every tab (an answered photo and a refused one on Upload, both webcam modes, Batch, Video, Stats,
+    About, and the API page where the laptop offers it), on a laptop and a phone, light and dark."""
+    size, phone = (LAPTOP, False) if viewport == "laptop" else (PHONE, True)
+    ctx = browser.new_context(viewport=size, color_scheme=scheme, is_mobile=phone, has_touch=phone,
+                              extra_http_headers={"X-Forwarded-For": f"10.35.1.{len(viewport) + len(scheme)}"})
+    pg = open_page(ctx, server["url"] + ("/?__theme=dark" if scheme == "dark" else "/"))
+    found = {}
+    views = ["answered", "no face", "Snapshot", "Live", "Batch", "Video", "Stats", "About"] + ([] if phone else ["API"])
+    for view in views:
+        if view in ("answered", "no face"):
+            _upload(pg, EXAMPLES / ("astronaut.jpg" if view == "answered" else "chelsea.jpg"))
+            pg.wait_for_selector("#verdict .verdict-conf" if view == "answered" else "#verdict .verdict-error")
+        elif view in ("Snapshot", "Live"):
+            open_tab(pg, "Webcam")
+            pg.get_by_role("tab", name=view).click()
+        elif view == "API":
+            pg.get_by_role("button", name="Use via API").click()
+            pg.locator(".api-docs li", has_text="Python").first.wait_for()
+        else:
+            open_tab(pg, view)
+        pg.wait_for_timeout(800)
+        bad = axe_violations(pg, AXE)
+        if bad:
+            found[view] = bad
+    assert found == {}, found
+    ctx.close()
+
+
+def test_labels_of_faces_side_by_side_never_cover_each_other():
+    """Item 9: two faces close together (their labels would sit on top of each other) get labels that do not
+    overlap, and white label text on its colour reads at 4.5:1 or more."""
+    from web.render import TEXT_SHADE, label_place
+
+    taken: list = []
+    for x in (100, 130, 160):  # three faces 30 px apart, labels 120 px wide
+        lx, ty = label_place(x, 200, 80, 80, 120, 24, (640, 480), taken)
+        taken.append((lx, ty, lx + 120, ty + 24))
+    assert all(not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]) for i, a in enumerate(taken)
+               for b in taken[i + 1:]), taken
+
+    def lum(c):
+        v = [x / 255 for x in c]
+        v = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in v]
+        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]
+
+    assert all(1.05 / (lum(shade) + 0.05) >= 4.5 for shade in TEXT_SHADE.values())
+
 
 
 # /docs offline -------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
 
 import gradio as gr
 from gradio.data_classes import ImageData
@@ -69,11 +70,18 @@ def _data_url_bytes(url: str, max_bytes: int) -> bytes:
         raise ImageRejected("invalid_image") from None
 
 
-EXAMPLE_PHOTO = "https://raw.githubusercontent.com/scikit-image/scikit-image/main/skimage/data/astronaut.png"
+# The API page's examples are this server's own example files: its snippets run as shown against a local server
+# (a file on the same machine: the Python client uploads it; a JSON "path" inside examples/ is read by the server).
+# Never a web address: the server fetches nothing from outside, so a URL example could only be refused.
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_PHOTO = str(EXAMPLES_DIR / "astronaut.jpg")
+EXAMPLE_CLIP = str(EXAMPLES_DIR / "clip.mp4")
 
 
-class ImageFile(gr.File):
-    """``gr.File`` for the API endpoints, whose generated API page shows a photo as the example input (not a PDF)."""
+class ExampleFile(gr.File):
+    """``gr.File`` for the API endpoints, whose API page shows one of this server's example files as the input."""
+
+    example_path: str = EXAMPLE_PHOTO  # per instance, set by ``api_file`` (not an __init__ argument: see ImageBytes)
 
     def get_block_name(self) -> str:
         return "file"
@@ -81,7 +89,13 @@ class ImageFile(gr.File):
     def example_payload(self):
         from gradio_client import handle_file
 
-        return handle_file(EXAMPLE_PHOTO) if self.file_count == "single" else [handle_file(EXAMPLE_PHOTO)] * 2
+        return handle_file(self.example_path) if self.file_count == "single" else [handle_file(self.example_path)] * 2
 
     def example_value(self):
-        return EXAMPLE_PHOTO if self.file_count == "single" else [EXAMPLE_PHOTO] * 2
+        return self.example_path if self.file_count == "single" else [self.example_path] * 2
+
+
+def api_file(example: str = EXAMPLE_PHOTO, **kwargs) -> ExampleFile:
+    component = ExampleFile(**kwargs)
+    component.example_path = example
+    return component

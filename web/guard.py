@@ -275,7 +275,8 @@ class RequestGuard:
                     if not rule.data_urls:
                         raise Refusal(400, "invalid_request", MESSAGES["invalid_request"])
                 elif key == "path" and not self._readable(value):  # a "url" is never fetched by the server; a path is read
-                    raise Refusal(400, "invalid_image", "Only files uploaded to this server can be analysed. Upload the image.")
+                    raise Refusal(400, "invalid_image", URL_REFUSED if "://" in value else
+                                  "Only files uploaded to this server can be analysed. Upload the image.")
 
     def _readable(self, path: str) -> bool:
         """True for a path inside the upload folder or the example photos (symlinks resolved first)."""
@@ -404,6 +405,10 @@ def _json(body: bytes) -> Any:
         return json.loads(body) if body else None
     except (ValueError, RecursionError):
         raise Refusal(400, "invalid_request", MESSAGES["invalid_request"]) from None
+
+
+URL_REFUSED = ("This server does not download files from web addresses (it makes no outside requests): download the "
+               "photo and send the file itself, e.g. handle_file('face.jpg') in Python or curl -F file=@face.jpg …/api/predict.")
 
 
 def _file_entries(node: Any, depth: int = 0) -> Iterable[dict]:

@@ -69,6 +69,128 @@
     return setAttribute0.call(this, name, this instanceof HTMLImageElement && name === "src" ? localFor(value) : value);
   };
 
+  // Uploads: photos are made no larger than the server works with (DETAIL side, from web/server.py) before they
+  // leave the browser (a 12 MP phone photo: ~4 MB → well under 1 MB, upright, without its EXIF), and the bytes
+  // sent so far are shown where the answer will be.
+  const LIMITS = Object.assign({ maxImageBytes: 20 * 2 ** 20, sendSide: 2000 }, window.EMOTION_PAGE || {});
+  const SHRINKABLE = /^image\/(jpeg|png|webp)$/;
+  async function shrink(file) {
+    if (!(file instanceof Blob) || !SHRINKABLE.test(file.type) || file.size < 512 * 1024 || !window.createImageBitmap) return file;
+    let bmp;
+    try {
+      bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch (e) {
+      return file;  // not decodable here: the server says what is wrong with it
+    }
+    const scale = LIMITS.sendSide / Math.max(bmp.width, bmp.height);
+    if (scale >= 1 || typeof OffscreenCanvas === "undefined") { bmp.close(); return file; }
+    const w = Math.round(bmp.width * scale), h = Math.round(bmp.height * scale);
+    const canvas = new OffscreenCanvas(w, h);
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, w, h);
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(bmp, 0, 0, w, h);
+    bmp.close();
+    const blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.9 });
+    return blob.size < file.size ? new File([blob], file.name, { type: "image/jpeg", lastModified: file.lastModified }) : file;
+  }
+
+  let sendingFrom = null;  // the box a person last gave files to: its progress line shows the upload
+  const SEND_BOXES = { "#photo-input": "#photo-send", "#batch-input": "#batch-send", "#video-input": "#video-send" };
+  const noteSource = (ev) => {
+    const t = ev.target && ev.target.closest && ev.target.closest(Object.keys(SEND_BOXES).join(","));
+    if (t) sendingFrom = "#" + t.id;
+  };
+  ["change", "drop", "paste"].forEach((type) => document.addEventListener(type, noteSource, true));
+  const sendLine = () => sendingFrom && document.querySelector(`${SEND_BOXES[sendingFrom]} .send-status`);
+  const mb = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 1)} MB`;
+
+  function xhrSend(url, init, progress) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open(init.method || "POST", url);
+      new Headers(init.headers || {}).forEach((v, k) => x.setRequestHeader(k, v));
+      x.responseType = "blob";
+      x.upload.onprogress = (e) => { if (e.lengthComputable) progress(e.loaded, e.total); };
+      x.onload = () => {
+        const headers = new Headers();
+        x.getAllResponseHeaders().trim().split(/[\r\n]+/).forEach((line) => {
+          const i = line.indexOf(":");
+          if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+        });
+        resolve(new Response(x.status === 204 ? null : x.response, { status: x.status || 500, statusText: x.statusText, headers }));
+      };
+      x.onerror = () => reject(new TypeError("Failed to fetch"));
+      x.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
+      if (init.signal) init.signal.addEventListener("abort", () => x.abort());
+      x.send(init.body);
+    });
+  }
+
+  async function sendFiles(input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    const line = sendLine();
+    const form = new FormData();
+    const files = [];
+    for (const [key, value] of init.body.entries()) {
+      const v = key === "files" && value instanceof Blob ? await shrink(value) : value;
+      if (key === "files") files.push(v);
+      if (v instanceof File) form.append(key, v, v.name);
+      else form.append(key, v);
+    }
+    const total = files.reduce((n, f) => n + (f.size || 0), 0);
+    const what = files.length > 1 ? `${files.length} files` : sendingFrom === "#video-input" ? "the clip" : "the photo";
+    const say = (text) => { if (line) line.textContent = text; };
+    say(`Sending ${what} (${mb(total)})…`);
+    const r = await xhrSend(url, { ...init, body: form }, (sent, all) =>
+      say(`Sending ${what}: ${Math.round((100 * sent) / all)} % of ${mb(all)}`)).finally(() => say(""));
+    try {
+      const paths = await r.clone().json();
+      paths.forEach((path, i) => {
+        const f = files[i];
+        // (a webcam capture is a File without a type, named image.png)
+        if (typeof path === "string" && f instanceof Blob && (/^image\//.test(f.type) || IMAGE_NAME.test(f.name || ""))) {
+          localCopies.set(path, URL.createObjectURL(f));
+          if (localCopies.size > 40) {  // the oldest copies go (a page that keeps uploading)
+            const [old, objectUrl] = localCopies.entries().next().value;
+            URL.revokeObjectURL(objectUrl);
+            localCopies.delete(old);
+          }
+        }
+      });
+    } catch (e) { /* not a list of paths: leave it to Gradio */ }
+    return r;
+  }
+
+  // A file the photo box cannot take (not an image, or over the size limit) is refused before it is sent, in the
+  // server's words and where the answer shows (Gradio's own check ends in an "Error" toast, or nothing for a drop):
+  // web/ui.py's hidden "refuse" event reads window.emotionRefusal and answers with the server's message.
+  const IMAGE_NAME = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif)$/i;
+  const refusalOf = (f) => (!/^image\//.test(f.type || "") && !IMAGE_NAME.test(f.name || "") ? "unsupported_format"
+    : f.size > LIMITS.maxImageBytes ? "file_too_large" : null);
+  function refuseIn(ev, files) {
+    const f = files && files[0];
+    const code = f && refusalOf(f);
+    if (!code) return false;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    window.emotionRefusal = JSON.stringify({ code, name: f.name || "", bytes: f.size || 0 });
+    const go = document.querySelector("#refuse-photo");
+    if (go) go.click();
+    return true;
+  }
+  document.addEventListener("change", (ev) => {
+    const t = ev.target;
+    if (t && t.type === "file" && t.closest && t.closest("#photo-input") && refuseIn(ev, t.files)) t.value = "";
+  }, true);
+  document.addEventListener("drop", (ev) => {
+    const box = ev.target && ev.target.closest && ev.target.closest("#photo-input");
+    if (box && refuseIn(ev, ev.dataTransfer && ev.dataTransfer.files)) {
+      box.querySelectorAll("*").forEach((el) => el.dispatchEvent(new DragEvent("dragleave", { bubbles: false })));
+    }
+  }, true);
+
   // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving can close them, and send none while
   // the live camera is not on screen.
   const mcpServer = () => !!(window.gradio_config && window.gradio_config.mcp_server);
@@ -80,24 +202,7 @@
       return Promise.resolve(new Response("[]", { status: 404, headers: { "Content-Type": "application/json" } }));
     }
     if (/\/gradio_api\/upload(\?|$)/.test(url) && init && init.body instanceof FormData) {
-      const files = init.body.getAll("files");
-      return fetch0(input, init).then(async (r) => {
-        try {
-          const paths = await r.clone().json();
-          paths.forEach((path, i) => {
-            const f = files[i];
-            if (typeof path === "string" && f instanceof Blob && /^image\//.test(f.type)) {
-              localCopies.set(path, URL.createObjectURL(f));
-              if (localCopies.size > 40) {  // the oldest copies go (a page that keeps uploading)
-                const [old, objectUrl] = localCopies.entries().next().value;
-                URL.revokeObjectURL(objectUrl);
-                localCopies.delete(old);
-              }
-            }
-          });
-        } catch (e) { /* not a list of paths: leave it to Gradio */ }
-        return r;
-      });
+      return sendFiles(input, init);
     }
     const m = url.match(/\/gradio_api\/stream\/([0-9a-f]+)(\/close)?$/);
     if (m && !m[2]) {
@@ -156,6 +261,29 @@
     }).observe(v, { childList: true, subtree: true });
   };
 
+  // Feedback in view on any screen: "Why this emotion?" shows its progress and picture, and "Analyse all" its
+  // progress and results, where a person is looking (below the fold on a laptop otherwise).
+  document.addEventListener("click", (ev) => {
+    const go = ev.target.closest && ev.target.closest("#explain-go, #batch-go");
+    if (!go || go.disabled) return;
+    const target = document.querySelector(go.id === "explain-go" ? "#cam" : "#batch-message");
+    setTimeout(() => target && target.scrollIntoView({ behavior: "smooth", block: go.id === "explain-go" ? "center" : "start" }), 50);
+  });
+
+  // Webcam › Snapshot: the × on a taken picture means "take another": the camera opens again at once (Gradio would
+  // go back to "Click to Access Webcam"); the answer to the last picture stays until the next one.
+  document.addEventListener("click", (ev) => {
+    const x = ev.target.closest && ev.target.closest("#snap-camera button[aria-label='Remove Image']");
+    if (!x) return;
+    const reopen = (tries) => {
+      const start = [...document.querySelectorAll("#snap-camera button, #snap-camera [role=button]")].find(
+        (b) => /Click to Access Webcam/i.test(b.textContent || ""));
+      if (start) start.click();
+      else if (tries > 0) setTimeout(() => reopen(tries - 1), 100);
+    };
+    setTimeout(() => reopen(20), 50);
+  }, true);
+
   // A CSV link whose file the server has already deleted (privacy: see the page's retention time): say so on the page
   // instead of a download that fails.
   document.addEventListener("click", async (ev) => {
@@ -190,6 +318,35 @@
   // "Use via API": when this server has no MCP endpoint (Gradio turned it off: the `mcp` package is missing), the
   // panel opens on the Python client and shows no MCP tab; when it has one (web/mcp.py), the panel shows it as is.
   const fixApiPanel = () => {
+    const docs = document.querySelector(".api-docs");
+    if (docs && !docs.querySelector(".rest-note")) {
+      // The simplest way in first: the plain REST endpoint, with a command that runs as shown (this server's own
+      // example photo), and why a web address as input is refused.
+      const note = document.createElement("div");
+      note.className = "rest-note";
+      const cmd = `curl -F file=@${LIMITS.examplePhoto || "face.jpg"} ${location.origin}/api/predict`;
+      note.innerHTML = "<p><strong>Simplest: <code>POST /api/predict</code></strong> with the photo in a multipart field " +
+        "<code>file</code> answers the result JSON (schema and error codes: <a href='/guide/api'>/guide/api</a>; " +
+        "try it in <a href='/docs'>/docs</a>):</p><pre tabindex='0'><code></code></pre>" +
+        "<p>Give the clients a file, not a web address: this server downloads nothing from outside, so a URL as " +
+        "input is refused. The examples below use this server's own example photo.</p>";
+      note.querySelector("pre code").textContent = cmd;
+      const banner = docs.querySelector(".banner-wrap");
+      if (banner) banner.insertAdjacentElement("afterend", note);
+      else docs.prepend(note);
+    }
+    if (docs) {
+      docs.querySelectorAll("button").forEach((b) => {
+        if ((b.textContent || "").trim() || b.getAttribute("aria-label")) return;
+        b.setAttribute("aria-label", b.closest(".banner-wrap") ? "Close the API page" : b.closest(".copy, .copy-button") || b.classList.contains("copy-button") ? "Copy this code" : "Button");
+      });
+      // The language choice is a row of <li> without a list: buttons, as they act.
+      docs.querySelectorAll("li.snippet:not([role])").forEach((li) => {
+        li.setAttribute("role", "button");
+        li.setAttribute("tabindex", "0");
+        li.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); li.click(); } });
+      });
+    }
     if (mcpServer()) return;
     document.querySelectorAll("button, [role=tab], li").forEach((b) => {
       const t = (b.textContent || "").trim();
@@ -206,6 +363,7 @@
 
   // Keyboard: the example buttons get names (the photo's file name), the face picker moves with the arrow keys
   // (a radio group: Gradio's radios are already native inputs, this only labels the group).
+  const LIVE_REGIONS = ["#verdict", "#snap-verdict", "#video-verdict", "#batch-message"];
   const label = () => {
     document.querySelectorAll(".gallery-item img, [data-testid='gallery'] img").forEach((img) => {
       const b = img.closest("button");
@@ -213,6 +371,27 @@
         const name = decodeURIComponent((img.getAttribute("src") || "").split("/").pop() || "").replace(/\.[a-z]+$/i, "");
         if (name) b.setAttribute("aria-label", `Example photo: ${name.replace(/_/g, " ")}`);
       }
+    });
+    // Screen readers hear each answer and each refusal as it arrives (polite: after what they are reading).
+    LIVE_REGIONS.forEach((sel) => {
+      const el = document.querySelector(sel);
+      if (el && !el.hasAttribute("aria-live")) {
+        el.setAttribute("role", "status");
+        el.setAttribute("aria-live", "polite");
+      }
+    });
+    // A picture inside a button (Gradio's zoom) is the button's name: an unnamed one is named from its alt text.
+    document.querySelectorAll("button img").forEach((img) => {
+      const b = img.closest("button");
+      if (b.getAttribute("aria-label") || (b.textContent || "").trim()) return;
+      const alt = img.getAttribute("alt");
+      if (!alt) b.setAttribute("aria-label", "Picture");
+    });
+    // Gradio's empty boxes carry an aria-label on a plain div (not allowed: no role); a region that scrolls on its
+    // own (a wide table on a phone, a code sample) is reachable by keyboard.
+    document.querySelectorAll("div.empty[aria-label]:not([role])").forEach((el) => el.removeAttribute("aria-label"));
+    document.querySelectorAll(".prose table, .api-docs pre").forEach((el) => {
+      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
     });
     const pick = document.querySelector("#face-pick");
     if (pick && !pick.getAttribute("role")) {
@@ -240,8 +419,10 @@
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
+      if (document.querySelector("#photo-input")) document.documentElement.classList.add("page-ready");
       follow("#verdict", ".verdict");
       follow("#video-verdict", ".verdict");
+      follow("#snap-verdict", ".verdict");
       fixApiPanel();
       label();
     });

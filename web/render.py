@@ -12,6 +12,8 @@ from emotion.classes import EMOJI
 from emotion.result import ErrorResult, FaceResult, PredictionResult
 
 GREEN, AMBER, RED = (22, 163, 74), (217, 119, 6), (220, 38, 38)
+# The same three as text on white (and white text on them): darker shades with a contrast of at least 4.5:1.
+TEXT_SHADE = {GREEN: (21, 128, 61), AMBER: (180, 83, 9), RED: (185, 28, 28)}
 
 
 def confidence_colour(face: FaceResult) -> tuple[int, int, int]:
@@ -26,22 +28,72 @@ def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarr
     draw = ImageDraw.Draw(im)
     line = max(2, round(max(im.size) / 250))
     font = ImageFont.load_default(size=max(16, round(max(im.size) / 26)))  # ~20 px tall on a 512 px photo
+    taken: list[tuple[float, float, float, float]] = []  # labels already drawn: a new one never covers them
     for i, face in enumerate(result.faces):
         x, y, w, h = face.image_box if face.image_box is not None else (v / result.scale for v in face.box)
         colour = confidence_colour(face)
+        fill = TEXT_SHADE[colour]  # white text on it reads at 4.5:1 or more
         if highlight is not None and i != highlight:
-            colour = tuple(round(0.45 * c + 0.55 * 200) for c in colour)
+            colour, fill = (tuple(round(0.45 * c + 0.55 * 200) for c in colour), tuple(round(0.6 * c + 0.4 * 90) for c in fill))
         width = line * 2 if highlight == i else line
         draw.rectangle([x, y, x + w, y + h], outline=colour, width=width)
         text = f"#{i + 1} {face.emotion} {face.confidence:.0%}"
         tb = draw.textbbox((0, 0), text, font=font)
-        tw, th = tb[2] - tb[0], tb[3] - tb[1]
-        ty = y - th - 2 * line if y - th - 2 * line >= 0 else y + h
-        ty = min(ty, im.height - th - 2 * line)  # a face at the bottom edge: its label stays on the photo
-        lx = max(0, min(x, im.width - tw - 2 * line))  # …and at the right edge: shifted left, never cut off
-        draw.rectangle([lx, ty, lx + tw + 2 * line, ty + th + 2 * line], fill=colour)
+        tw, th = tb[2] - tb[0] + 2 * line, tb[3] - tb[1] + 2 * line
+        lx, ty = label_place(x, y, w, h, tw, th, im.size, taken)
+        taken.append((lx, ty, lx + tw, ty + th))
+        draw.rectangle([lx, ty, lx + tw, ty + th], fill=fill)
         draw.text((lx + line, ty + line - tb[1]), text, fill=(255, 255, 255), font=font)
     return np.asarray(im)
+
+
+def label_place(x: float, y: float, w: float, h: float, tw: float, th: float, size: tuple[int, int],
+                taken: list[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """Where a face's label goes: above its box, else below, else inside its top edge, always on the photo (shifted
+    left at the right edge, up at the bottom), and moved down past any label already drawn that it would cover."""
+    width, height = size
+    lx = max(0.0, min(x, width - tw))
+    for ty in (y - th, y + h, y):
+        ty = max(0.0, min(ty, height - th))
+        if not any(_overlap((lx, ty, lx + tw, ty + th), t) for t in taken):
+            return lx, ty
+    ty = max(0.0, min(y - th, height - th))
+    for _ in range(len(taken) + 1):  # below the labels it meets, as far as the photo allows
+        hit = [t for t in taken if _overlap((lx, ty, lx + tw, ty + th), t)]
+        if not hit:
+            break
+        ty = min(max(t[3] for t in hit) + 1, height - th)
+    return lx, ty
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def faces_summary(result: PredictionResult) -> str:
+    """Every face in one line, numbered as on the photo: the group photo's headline and the boxed photo's text
+    alternative (what a screen reader says instead of the picture)."""
+    parts = [f"#{i + 1} {f.emotion} {f.confidence:.0%}" + (" (uncertain)" if f.is_uncertain else "")
+             for i, f in enumerate(result.faces)]
+    return f"{len(parts)} face{'s' if len(parts) != 1 else ''}: " + ", ".join(parts)
+
+
+def photo_alt(result: PredictionResult) -> str:
+    return f"The photo with each face boxed and labelled. {faces_summary(result)}."
+
+
+REGIONS = ("the brows and eyes", "the nose and cheeks", "the mouth and chin")
+
+
+def explanation_alt(heat: np.ndarray, emotion: str, face_index: int) -> str:
+    """The explanation picture in words: which third of the face (top, middle, bottom) holds most of the evidence."""
+    thirds = np.array_split(np.asarray(heat, np.float32), 3, axis=0)
+    share = np.array([t.sum() for t in thirds])
+    share = share / share.sum() if share.sum() > 0 else np.full(3, 1 / 3)
+    top = int(share.argmax())
+    return (f"Face {face_index + 1} in grey with its evidence map: the answer '{emotion}' rests most on {REGIONS[top]} "
+            f"({share[top]:.0%} of the evidence; {REGIONS[(top + 1) % 3]} {share[(top + 1) % 3]:.0%}, "
+            f"{REGIONS[(top + 2) % 3]} {share[(top + 2) % 3]:.0%}).")
 
 
 def _first_sentence(message: str) -> tuple[str, str]:
@@ -60,13 +112,14 @@ def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) ->
         return (f'<div class="verdict verdict-error" role="status"><div class="verdict-title">⚠️ {html.escape(head)}</div>{detail}'
                 f'<div class="verdict-code">code: {html.escape(result.error)}</div></div>')
     face = result.faces[face_index]
-    r, g, b = confidence_colour(face)
+    level = {GREEN: "high", AMBER: "mid", RED: "low"}[confidence_colour(face)]
     warn = ('<div class="verdict-warn">Uncertain: the model is not confident about this face; treat the answer as a guess.</div>'
             if face.is_uncertain else "")
     many = f" (face {face_index + 1} of {len(result.faces)})" if len(result.faces) > 1 else ""
-    return (f'<div class="verdict"><div class="verdict-emoji">{EMOJI[face.emotion]}</div>'
+    group = f'<div class="verdict-faces">{html.escape(faces_summary(result))}</div>' if len(result.faces) > 1 else ""
+    return (f'<div class="verdict"><div class="verdict-emoji" aria-hidden="true">{EMOJI[face.emotion]}</div>'
             f'<div class="verdict-title">{face.emotion.capitalize()}{many}</div>'
-            f'<div class="verdict-conf" style="color: rgb({r},{g},{b})">{face.confidence:.0%} confidence</div>{warn}'
+            f'<div class="verdict-conf conf-{level}">{face.confidence:.0%} confidence</div>{warn}{group}'
             f'<div class="verdict-time">{html.escape(result.model)} model · {result.inference_time_ms:.0f} ms</div></div>')
 
 

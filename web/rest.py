@@ -74,6 +74,14 @@ def file_field(body: bytes, content_type: str, field: str = "file") -> bytes | N
     return None
 
 
+def multipart_file(what: str) -> dict:
+    """The request body as OpenAPI says it (the body is parsed by hand, so FastAPI cannot infer it): one multipart
+    field ``file``, which /docs shows as a file chooser under "Try it out"."""
+    schema = {"type": "object", "required": ["file"],
+              "properties": {"file": {"type": "string", "format": "binary", "description": what}}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def router(service: EmotionService) -> APIRouter:
     api = APIRouter()
     codes = {c: {"description": f"error codes answered with HTTP {c}"} for c in sorted(set(STATUS.values()))}
@@ -109,14 +117,16 @@ def router(service: EmotionService) -> APIRouter:
         return JSONResponse(result.to_dict(include_cam=include_cam) if include_cam else result.to_dict(),
                             status_code=200 if result.success else STATUS.get(result.error, 400), headers=headers)
 
-    @api.post("/api/predict", summary="Emotion of every face in one photo", responses=codes)
+    @api.post("/api/predict", summary="Emotion of every face in one photo", responses=codes,
+              openapi_extra=multipart_file("a JPEG, PNG or WebP photo"))
     async def predict(request: Request, explain: bool = Query(False, description="add each face's heatmap (cam)"),
                       model: str = Query("accurate", description="`accurate` (default) or `fast`")):
         """Multipart field ``file``: a JPEG, PNG or WebP photo. Answers the result JSON of docs/API.md."""
         return await answer(request, lambda data, client: service.predict_upload(data, client, with_cam=explain, model=model),
                             "face.jpg", include_cam=explain)
 
-    @api.post("/api/predict_video", summary="Emotion of the main face over time in one video clip", responses=codes)
+    @api.post("/api/predict_video", summary="Emotion of the main face over time in one video clip", responses=codes,
+              openapi_extra=multipart_file("an MP4, WebM or MOV clip"))
     async def predict_video(request: Request, model: str = Query("accurate", description="`accurate` (default) or `fast`")):
         """Multipart field ``file``: an MP4, WebM or MOV clip (limits: /guide/api). Answers frames sampled at
         EMOTION_VIDEO_FPS per second, each with its faces, and a summary (dominant emotion, segments)."""

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from web.config import ServerConfig
 from web.backlog import BoundedBacklog
 from web.connections import trusted_list
+from web.delivery import deliver
 from web.guard import MCP_POST_ROUTES, RequestGuard
 from web.mcp import add_tool, only_the_tool
 from web.privacy import gradio_temp_dir
@@ -61,6 +62,23 @@ def _markdown_page(path: Path, title: str) -> str:
     body = _HEADING.sub(lambda m: f'<h{m.group(1)} id="{heading_slug(re.sub("<[^>]+>", "", m.group(2)))}">'
                                   f'{m.group(2)}</h{m.group(1)}>', body)
     return f"<!doctype html><meta charset=utf-8><title>{title}</title><style>{CARD_CSS}</style><main>{body}</main>"
+
+
+def page_head(config: ServerConfig) -> str:
+    """The page's own script (web/page.js) and the limits it checks before sending: the photo size limit, and the
+    side photos are shrunk to in the browser (the sharpest copy the pipeline uses: emotion.faces.DETAIL_MAX_SIDE)."""
+    import json
+
+    from emotion.faces import DETAIL_MAX_SIDE
+
+    from web.components import EXAMPLE_PHOTO
+
+    limits = json.dumps({"maxImageBytes": config.max_image_bytes, "sendSide": DETAIL_MAX_SIDE, "examplePhoto": EXAMPLE_PHOTO})
+    # Something to read from the first paint (Gradio's page is blank until its scripts have loaded: seconds on 3G).
+    loading = ("<style>html:not(.page-ready) body::before{content:'Loading the emotion recognizer…';display:block;"
+               "padding:2rem 1rem;text-align:center;font:1.1rem system-ui,sans-serif;color:#3f3f46}</style>")
+    return (f"{loading}<script>window.EMOTION_PAGE = {limits};</script>"
+            f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>")
 
 
 def _keyword_args(demo: gr.Blocks) -> dict[str, set[str]]:
@@ -113,7 +131,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
-                              head=f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>",
+                              head=page_head(config),
                               allowed_paths=[str(EXAMPLES_DIR)], show_error=False, mcp_server=True)
     only_the_tool(demo)
     # Gradio checks that a client's file path lies in its upload folder only once `launch()` has run, which a
@@ -121,7 +139,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     demo.has_launched = True
     BoundedBacklog(demo._queue, ttl_s=config.unread_ttl_s).install()  # answers nobody reads are not kept for ever
     guarded = RequestGuard(
-        app, rules_by_fn=event_rules(demo, config.max_batch),
+        deliver(app, str(EXAMPLES_DIR)), rules_by_fn=event_rules(demo, config.max_batch),
         fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
         read_roots=[gradio_temp_dir(), EXAMPLES_DIR], queue_events=lambda: list(demo._queue.event_ids_to_events.values()),
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,

@@ -18,15 +18,15 @@ from emotion.errors import ImageRejected
 from emotion.result import ErrorResult, PredictionResult
 from emotion.validation import validate_image
 from emotion.video import VideoResult
-from web.components import ImageFile, image_bytes
+from web.components import EXAMPLE_CLIP, api_file, image_bytes
 from web.config import ServerConfig
 from web.face_views import ExpiringStore
 from web.guard import EventRule
 from web.privacy import gradio_temp_dir
-from web.render import annotate, explanation_image, verdict_html
+from web.render import annotate, explanation_alt, explanation_image, photo_alt, verdict_html
 from web.service import EmotionService
-from web.ui_text import (ABOUT_MD, DISCLAIMER_MD, EMOTION_COLOURS, INTRO_MD, kept_for, legend_html, model_info_md,
-                         models_table_md, privacy_md)
+from web.ui_text import (ABOUT_MD, DISCLAIMER_MD, EMOTION_COLOURS, INTRO_MD, SEND_STATUS, VERDICT_HINT, kept_for, legend_html,
+                         model_info_md, models_table_md, privacy_md)
 from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -75,6 +75,37 @@ def _table_rows(results: list[tuple[str, PredictionResult | ErrorResult]]) -> li
             rows += [[name, i + 1, f.emotion + (" (uncertain)" if f.is_uncertain else ""), f"{f.confidence:.0%}"]
                      for i, f in enumerate(r.faces)]
     return rows
+
+
+NOT_READ = ("unsupported_format", "invalid_image", "file_too_large")  # files of a batch that were not photos it could read
+
+
+def _skipped_note(results: list[tuple[str, PredictionResult | ErrorResult]]) -> str:
+    """What a batch skipped, by name (a file that is not a photo is listed, never dropped in silence); "" when none."""
+    skipped = [name for name, r in results if isinstance(r, ErrorResult) and r.error in NOT_READ]
+    if not skipped:
+        return ""
+    names = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+    return _note(f"Skipped {len(skipped)} of {len(results)} file{'s' if len(results) != 1 else ''}: {names} "
+                 f"({'is not a photo' if len(skipped) == 1 else 'are not photos'} this page can read: JPEG, PNG or WebP, "
+                 "within the size limit). Each one's reason is in the table.")
+
+
+def _refusal(text: str | None, max_mb: float) -> ErrorResult:
+    """The photo box's refusal of a file the browser did not send (web/page.js): the server's message and code, with
+    the file's name (JSON from the page: code, name, bytes)."""
+    import json
+
+    try:
+        got = json.loads(text or "{}")
+    except ValueError:
+        got = {}
+    name = str(got.get("name", ""))[:80] or "This file"
+    if got.get("code") == "file_too_large":
+        size = float(got.get("bytes") or 0) / 2**20
+        return ErrorResult.of("file_too_large", f"The file is too large: {name} is {size:.1f} MB. Upload an image under "
+                                                f"{max_mb:g} MB (a phone photo is usually 2–8 MB).")
+    return ErrorResult.of("unsupported_format", f"Unsupported file type: {name} is not a photo. Upload a JPEG, PNG or WebP image.")
 
 
 def _video_summary_html(result: VideoResult) -> str:
@@ -131,7 +162,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         if isinstance(result, ErrorResult):
             return None, verdict_html(result), None, no_picker, None, result.to_dict()
         choices = [f"Face {i + 1}" + (" (largest)" if i == 0 else "") for i in range(len(result.faces))]
-        return (annotate(result, face if len(result.faces) > 1 else None), verdict_html(result, face), result.faces[face].probabilities,
+        boxed = gr.update(value=annotate(result, face if len(result.faces) > 1 else None), alt_text=photo_alt(result))
+        return (boxed, verdict_html(result, face), result.faces[face].probabilities,
                 gr.update(choices=choices, value=choices[face], visible=len(choices) > 1), None, result.to_dict())
 
     def preview(image, data, result: PredictionResult | ErrorResult):
@@ -165,7 +197,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         return result, data
 
     def cleared():
-        return None, "", None, no_picker, None, None, gr.skip(), gr.update(interactive=False), 0
+        return None, VERDICT_HINT, None, no_picker, None, None, gr.skip(), gr.update(interactive=False), 0
 
     def analyse_upload(image, model: str, request: gr.Request):
         """A new photo (uploaded, pasted or an example): one answer. Outputs: the six of ``view``, then the photo box
@@ -185,6 +217,13 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
             return cleared()
         out = analyse_upload(EXAMPLES[index], model, request)
         return (*out[:6], EXAMPLES[index], *out[7:])
+
+    def refuse_upload(text: str | None, request: gr.Request):
+        """A file the page refused before sending (web/page.js): said in the verdict, the box and answer cleared."""
+        session = _session(request)
+        if session:
+            views.drop(session)
+        return (*view(_refusal(text, max_mb)), None, gr.update(interactive=False), 0)
 
     def clear_upload(request: gr.Request):
         """"Try another" or the photo box's ×: nothing shown, nothing kept, nothing to explain."""
@@ -233,7 +272,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         if isinstance(explanation, ErrorResult):
             gr.Warning(explanation.message, title="Please wait" if explanation.error == "rate_limited" else "Not explained")
             return None
-        return explanation_image(result.faces[i].crop, explanation.heat, explanation.emotion)
+        return gr.update(value=explanation_image(result.faces[i].crop, explanation.heat, explanation.emotion),
+                         alt_text=explanation_alt(explanation.heat, explanation.emotion, i))
 
     def forget_session(request: gr.Request):
         """The tab closed: its face-picker result and the photos kept for its Batch tab go."""
@@ -241,8 +281,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         uploads.forget(_session(request) or "")
 
     def analyse_frame(frame, model: str, request: gr.Request):
-        if frame is None:  # the camera was cleared
-            return None, "", None
+        if frame is None:  # the picture was removed (to take another): its answer stays until the next one
+            return gr.skip(), gr.skip(), gr.skip()
         annotated, verdict, probs, _, _, _ = view(service.predict_frame(load(frame, None), _client(request), model))
         return annotated, verdict, probs
 
@@ -251,7 +291,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         result, smoothed = service.stream_frame(load(frame, None), smoothed, _client(request), model=model)
         if isinstance(result, ErrorResult):
             return "", verdict_html(result), None, smoothed
-        img = f'<img class="live-view" alt="Faces found" src="{_data_url(annotate(result))}">'
+        img = f'<img class="live-view" alt="{html.escape(photo_alt(result))}" src="{_data_url(annotate(result))}">'
         return img, verdict_html(result), result.faces[0].probabilities, smoothed
 
     def api_predict(image_file: str | None, model: str | None, request: gr.Request) -> dict:
@@ -287,7 +327,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         fd, csv_path = tempfile.mkstemp(prefix="emotions_", suffix=".csv", dir=gradio_temp_dir())  # removed by the janitor
         with os.fdopen(fd, "w") as fh:
             fh.write(csv_text)
-        return gallery, _table_rows(results), csv_path, ""
+        return gallery, _table_rows(results), csv_path, _skipped_note(results)
 
     def api_predict_batch(image_files: list[str] | None, request: gr.Request) -> dict:
         """Several image files at once (at most ``max_batch``): one result per file, in order, plus the CSV of all faces."""
@@ -347,16 +387,21 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                               label="Examples (public-domain photos; the cat has no human face)",
                                               elem_id="examples")
                     with gr.Column(scale=1):
-                        annotated = gr.Image(label="Faces found", interactive=False, elem_id="annotated", height=360)
-                        verdict = gr.HTML(elem_id="verdict")
+                        # The answer first, beside the photo: readable in a laptop's first screen (the boxed photo,
+                        # the same picture again, comes below the probabilities).
+                        gr.HTML(SEND_STATUS, elem_id="photo-send", padding=False)
+                        verdict = gr.HTML(VERDICT_HINT, elem_id="verdict")
                         face_pick = gr.Radio(label="Face", visible=False, elem_id="face-pick")
-                        probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities")
+                        probs = gr.Label(num_top_classes=7, label="Probabilities (calibrated)", elem_id="probabilities",
+                                         show_heading=False)  # the verdict above already says it
+                        annotated = gr.Image(label="Faces found", interactive=False, elem_id="annotated", height=360)
                         why_go = gr.Button("Why this emotion?", elem_id="explain-go", size="sm", interactive=False)
                         cam = gr.Image(label="What the answer rests on",  # short: the picture's own legend explains it
                                        interactive=False, height=300, elem_id="cam")
                         with gr.Accordion("Raw result (JSON)", open=False):
                             raw = gr.JSON(elem_id="raw-json")
                 face = gr.State(0)  # the face the picker shows (0-based), for "Why"
+                refuse_text = gr.Textbox(visible=False)  # what web/page.js refused (filled by the event's js)
                 shown = [annotated, verdict, probs, face_pick, cam, raw]
                 upload_outputs = [*shown, photo, why_go, face]
                 # One photo, one answer: `upload` fires once per file chosen, dropped or pasted (a value set by the
@@ -370,6 +415,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                 api_visibility="private", **one_shot)
                 why_go.click(explain_face, [face, photo, model], cam, api_visibility="private", **one_shot)
                 clear.add([photo, *shown])
+                refuse = gr.Button("refuse", visible="hidden", elem_id="refuse-photo")
+                refuse.click(refuse_upload, refuse_text, upload_outputs, js="() => [window.emotionRefusal || '']",
+                             api_visibility="private")
                 clear.click(clear_upload, None, upload_outputs, api_visibility="private")
 
             with gr.Tab("Webcam", id="webcam"):
@@ -384,7 +432,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                             with gr.Column():
                                 snap_out = gr.Image(label="Faces found", interactive=False, elem_id="snap-view")
                                 snap_verdict = gr.HTML(elem_id="snap-verdict")
-                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities", elem_id="snap-probabilities")
+                                snap_probs = gr.Label(num_top_classes=7, label="Probabilities", elem_id="snap-probabilities",
+                                                      show_heading=False)
                         snap.change(analyse_frame, [snap, model], [snap_out, snap_verdict, snap_probs], api_visibility="private", **one_shot)
                     with gr.Tab("Live"):
                         gr.HTML(camera_help)
@@ -394,7 +443,8 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                                                elem_id="live-camera")
                             with gr.Column():
                                 live_out = gr.HTML(label="Live", elem_id="live-view")
-                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)", elem_id="live-probabilities")
+                                live_probs = gr.Label(num_top_classes=3, label="Probabilities (smoothed)", elem_id="live-probabilities",
+                                                      show_heading=False)  # the answer above is the heading
                         live_state = gr.State()
                         live.stream(stream_frame, [live, live_state, model], [live_out, live_verdict, live_probs, live_state],
                                     stream_every=0.1, time_limit=config.stream_time_limit_s, concurrency_id="live",
@@ -414,8 +464,10 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 gr.Markdown(f"Up to {config.max_batch} photos at once: every face in a gallery and in a CSV (file, face, box, emotion, "
                             f"confidence, 7 probabilities). Results and the CSV stay downloadable for "
                             f"{kept_for(config.retention_s, config.retention_window_s)}.", elem_id="batch-tab-text")
-                batch_in = gr.File(file_count="multiple", file_types=["image"], label="Photos", elem_id="batch-input", height=220)
+                # Any file is taken (not only images): one that is not a photo is listed as skipped, never dropped in silence.
+                batch_in = gr.File(file_count="multiple", label="Photos", elem_id="batch-input", height=220)
                 batch_go = gr.Button("Analyse all", variant="primary", elem_id="batch-go")
+                gr.HTML(SEND_STATUS, elem_id="batch-send", padding=False)
                 batch_message = gr.HTML(elem_id="batch-message")
                 batch_gallery = gr.Gallery(label="Results", columns=4, height=360, elem_id="batch-gallery")
                 batch_table = gr.Dataframe(headers=["file", "#", "emotion (or what went wrong)", "confidence"], label="Faces",
@@ -436,7 +488,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                             f"{kept_for(config.retention_s, config.retention_window_s)}.", elem_id="video-tab-text")
                 with gr.Row():
                     with gr.Column(scale=1):
-                        video_in = gr.File(file_types=[".mp4", ".webm", ".mov"], label="Video clip", elem_id="video-input")
+                        # Any file: a photo or a document gets the server's sentence in the verdict, not Gradio's toast.
+                        video_in = gr.File(label="Video clip", elem_id="video-input")
+                        gr.HTML(SEND_STATUS, elem_id="video-send", padding=False)
                         video_go = gr.Button("Analyse video", variant="primary", elem_id="video-go")
                         video_verdict = gr.HTML(elem_id="video-verdict")
                     with gr.Column(scale=2):
@@ -485,15 +539,15 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         demo.unload(forget_session)
 
         # The programmatic API: exactly one input (an image file) and one output (the result as JSON).
-        api_file = ImageFile(visible=False, label="image")
+        api_image = api_file(visible=False, label="image")
         api_json, api_cam_json = gr.JSON(visible=False, label="result"), gr.JSON(visible=False, label="result")
         api_model = gr.Dropdown(models, value=models[0], visible=False, label="model")  # optional: defaults to "accurate"
-        gr.Button(visible=False).click(api_predict, [api_file, api_model], api_json, api_name="predict", **one_shot)
-        gr.Button(visible=False).click(api_explain, [api_file, api_model], api_cam_json, api_name="explain", **one_shot)
-        api_files, api_batch_json = ImageFile(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
+        gr.Button(visible=False).click(api_predict, [api_image, api_model], api_json, api_name="predict", **one_shot)
+        gr.Button(visible=False).click(api_explain, [api_image, api_model], api_cam_json, api_name="explain", **one_shot)
+        api_files, api_batch_json = api_file(file_count="multiple", visible=False, label="images"), gr.JSON(visible=False, label="results")
         gr.Button(visible=False).click(api_predict_batch, api_files, api_batch_json, api_name="predict_batch",
                                        concurrency_id="batch", concurrency_limit=1, time_limit=120)
-        api_video, api_video_json = gr.File(visible=False, label="video"), gr.JSON(visible=False, label="result")
+        api_video, api_video_json = api_file(EXAMPLE_CLIP, visible=False, label="video"), gr.JSON(visible=False, label="result")
         gr.Button(visible=False).click(api_predict_video, [api_video, api_model], api_video_json, api_name="predict_video",
                                        concurrency_id="video", concurrency_limit=1, time_limit=config.video_time_limit_s)
     demo.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)

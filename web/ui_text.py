@@ -12,6 +12,13 @@ Drop a photo (or use your webcam): every face is boxed and labelled with one of 
 "70 %" means right about 70 % of the time. When the model is unsure, it says so.
 """
 
+# The Upload tab's answer area before a photo: says where the answer will be (and is what a screen reader finds there).
+VERDICT_HINT = ('<div class="verdict-hint">Your answer shows here: add a photo (drop it, paste it or click the box) or '
+                'click an example.</div>')
+
+# Where web/page.js says how much of an upload has been sent (empty, and taking no room, the rest of the time).
+SEND_STATUS = '<div class="send-status" role="status" aria-live="polite"></div>'
+
 ABOUT_MD = """## How it works
 1. **Validate**: the file must be a JPEG, PNG or WebP under the size limit (checked by its bytes, not its name);
    it is turned upright from its EXIF orientation and all metadata (GPS included) is dropped.
@@ -77,22 +84,54 @@ training examples. See the [model card](/model-card) for measured per-class numb
 
 CSS = """
 .verdict { text-align: center; padding: 0.5rem; }
-.verdict-emoji { font-size: 4rem; line-height: 1.1; }
+.verdict-emoji { font-size: 3.2rem; line-height: 1.1; }
 .verdict-title { font-size: 1.6rem; font-weight: 700; }
 .verdict-conf { font-size: 1.2rem; font-weight: 600; }
-.verdict-warn { color: rgb(220, 38, 38); font-weight: 600; margin-top: 0.3rem; }
-.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: rgb(185, 28, 28); line-height: 1.4; }
-.verdict-detail { font-size: 0.9rem; color: var(--body-text-color-subdued, #555); max-width: 36rem; margin: 0.2rem auto; }
-.verdict-code, .verdict-time { color: #888; font-size: 0.8rem; }
+/* Text at 4.5:1 or more on the page's background, light and dark (WCAG AA): colours as variables, because Gradio
+   scopes this sheet under its container, where a ".dark …" rule would never match (the class is on <body>). */
+:root { --emotion-quiet: #52525b; --emotion-high: #15803d; --emotion-mid: #b45309; --emotion-low: #b91c1c;
+        --emotion-accent: #c2410c; }
+.dark { --emotion-quiet: #a1a1aa; --emotion-high: #4ade80; --emotion-mid: #fbbf24; --emotion-low: #fca5a5;
+        --emotion-accent: #fdba74; }
+.conf-high { color: var(--emotion-high); } .conf-mid { color: var(--emotion-mid); } .conf-low { color: var(--emotion-low); }
+.verdict-warn { color: var(--emotion-low); font-weight: 600; margin-top: 0.3rem; }
+.verdict-faces { margin-top: 0.3rem; font-weight: 600; }
+.verdict-error .verdict-title { font-size: 1rem; font-weight: 600; color: var(--emotion-low); line-height: 1.4; }
+.verdict-detail { font-size: 0.95rem; color: var(--body-text-color); max-width: 36rem; margin: 0.2rem auto; }
+.verdict-code, .verdict-time { color: var(--emotion-quiet); font-size: 0.8rem; }
+.verdict-hint { text-align: center; padding: 1.2rem 1rem; border: 1px dashed var(--border-color-primary); border-radius: 8px;
+                color: var(--body-text-color); }
+/* Gradio's own quiet text, orange text and primary buttons (white on orange-500 is 2.8:1): the same shades, darker. */
+:root { --body-text-color-subdued: #52525b !important; --block-info-text-color: #52525b !important;
+        --button-primary-background-fill: #c2410c !important; --button-primary-background-fill-hover: #9a3412 !important;
+        --button-primary-text-color: #ffffff !important; --color-accent: #c2410c !important; }
+.dark { --body-text-color-subdued: #a1a1aa !important; --block-info-text-color: #a1a1aa !important;
+        --button-primary-background-fill: #c2410c !important; --button-primary-background-fill-hover: #9a3412 !important;
+        --button-primary-text-color: #ffffff !important; --color-accent: #fdba74 !important; }
+.json-node .key, .api-docs .url, .api-docs .post, .api-docs .api-name, .api-docs .highlight,
+button[role=tab].selected, .tab-container button.selected { color: var(--emotion-accent) !important; }
+.send-status { font-weight: 600; padding: 0.4rem 0.6rem; border-left: 4px solid #2563eb; }
+#photo-send:has(.send-status:empty), #batch-send:has(.send-status:empty), #video-send:has(.send-status:empty) { display: none !important; }
 #live-verdict .verdict-detail { display: none; }
+.rest-note { padding: 0.4rem 1rem; border-left: 4px solid var(--emotion-accent); margin: 0.6rem 0;
+             background: var(--background-fill-primary); color: var(--body-text-color); }
+.rest-note code { color: var(--body-text-color) !important; background: none !important; }
+.rest-note pre { overflow-x: auto; padding: 0.5rem; background: var(--background-fill-secondary); }
 .camera-message, .csv-expired { border: 1px solid rgb(220, 38, 38); color: rgb(185, 28, 28); background: rgba(220, 38, 38, 0.06);
                   border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.3rem 0; font-weight: 600; }
 .batch-note { border-left: 4px solid rgb(217, 119, 6); background: rgba(217, 119, 6, 0.08); padding: 0.5rem 0.8rem;
               border-radius: 4px; overflow-wrap: anywhere; }
 .live-view { max-width: 100%; border-radius: 6px; }
 #live-verdict .verdict { padding: 0.2rem; }
-body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: none; }
-#live-verdict .verdict-emoji { font-size: 2.4rem; }
+/* Live: the room for the answer is kept whatever it says (the "uncertain" line on one line, there or not), so the
+   camera below never jumps; with the camera off, no answer or numbers from an old frame are shown. */
+#live-verdict { min-height: 5.7rem; }
+#live-verdict .verdict { display: flex; flex-wrap: wrap; justify-content: center; align-items: baseline; column-gap: 0.6rem; }
+#live-verdict .verdict-warn { flex-basis: 100%; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#live-verdict .verdict-time, #live-verdict .verdict-code { display: none; }
+body.live-idle #live-verdict > *, body.live-idle #live-view .live-view { display: none; }
+body.live-idle #live-probabilities { visibility: hidden; }
+#live-verdict .verdict-emoji { font-size: 2rem; }
 .emotion-legend { display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; justify-content: center; font-size: 0.85rem; }
 .emotion-key { display: inline-flex; align-items: center; gap: 0.3rem; white-space: nowrap; }
 .emotion-key .swatch { width: 0.9rem; height: 0.9rem; border-radius: 50%; display: inline-block; }
@@ -104,6 +143,7 @@ body.live-idle #live-verdict, body.live-idle #live-view .live-view { display: no
 #snap-camera, #live-camera { max-height: 420px; }
 @media (max-width: 768px) {
   .verdict-emoji { font-size: 3rem; }
+  #live-verdict { min-height: 7.4rem; }  /* the answer's first line wraps on a phone */
   #batch-table table { font-size: 0.85rem; }
   #batch-table td, #batch-table th { padding: 0.25rem 0.35rem; }
   #batch-table td:first-child { overflow-wrap: anywhere; }
