@@ -7,10 +7,8 @@ API:  ``Client(url).predict(handle_file("face.jpg"), api_name="/predict")``; ``G
 from __future__ import annotations
 
 import logging
-import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import emotion  # first: importing the package switches every library's telemetry off (emotion/offline.py)
 
 
 def main() -> None:
