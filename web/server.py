@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
 
 Layers, outermost first: ``web.proxy.ClientFromProxy`` (the client address from ``X-Forwarded-For``: the rightmost
-hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+hop that is not a trusted proxy; ``ServerConfig.trusted_proxies`` says who is trusted) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
-from web.connections import trusted_list
 from web.guard import RequestGuard
 from web.privacy import gradio_temp_dir
 from web.proxy import ClientFromProxy
@@ -97,4 +96,4 @@ def create_app(service: EmotionService, config: ServerConfig):
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
-    return ClientFromProxy(guarded, trusted_list(config.forwarded_allow_ips))
+    return ClientFromProxy(guarded, config.trusted_proxies)
