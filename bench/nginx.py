@@ -22,7 +22,9 @@ error_log {tmp}/error.log warn;
 daemon off;
 events {{ worker_connections 4096; }}
 http {{
-  access_log {tmp}/access.log;
+  log_format timing '$remote_addr "$request" $status $request_length $request_time $upstream_connect_time '
+                    '$upstream_header_time $upstream_response_time';
+  access_log {tmp}/access.log timing;
   client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fastcgi;
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
   client_max_body_size 200m;
