@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from bench.attacks import ASTRONAUT_PATH, EXAMPLES, Wire, data_url, path_entry, rss_mb
+from bench.attacks import ASTRONAUT_PATH, EXAMPLES, Wire, cpu_s, data_url, path_entry, rss_mb
 from bench.nginx import nginx_proxy
 from bench.photos import photo_bytes
 from bench.server import ROOT, running_app
@@ -50,6 +50,8 @@ class Level:
     outcomes: Counter = field(default_factory=Counter)
     fps: list[float] = field(default_factory=list)  # per webcam
     rss_mb: float = 0.0
+    app_cpu: float = 0.0  # the app's CPU over the level, in cores (2.0 = both cores of a free Space)
+    client_cpu: float = 0.0  # this bench's own (the simulated visitors, on the same machine), in cores
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
@@ -140,6 +142,7 @@ def run_level(target, count: int, seconds: float, warmup_s: float, pid: int, bas
     """``count`` threads of ``target`` (``photo_visitor`` or ``webcam``) for ``warmup_s`` + ``seconds``; what they saw."""
     level, lock = Level(count, seconds), threading.Lock()
     now = time.monotonic()
+    app_cpu0, client_cpu0 = cpu_s(pid), time.process_time()
     until, measure_from = now + warmup_s + seconds, now + warmup_s
     if target is webcam:
         threads = [threading.Thread(target=webcam, args=(base, k, *extra, until, measure_from, level, lock), daemon=True)
@@ -156,26 +159,28 @@ def run_level(target, count: int, seconds: float, warmup_s: float, pid: int, bas
     if stuck:
         level.outcomes["no answer: visitor still waiting at the end"] += stuck
     level.rss_mb = rss_mb(pid)
+    wall = time.monotonic() - now
+    level.app_cpu, level.client_cpu = (cpu_s(pid) - app_cpu0) / wall, (time.process_time() - client_cpu0) / wall
     return level
 
 
 def photo_table(levels: list[Level]) -> str:
-    rows = ["| visitors | photo answers | p50 s | p95 s | max s | Why + switch answers | errors | unanswered | RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| visitors | photo answers | p50 s | p95 s | max s | Why + switch answers | errors | unanswered | RSS MB "
+            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for lv in levels:
         extra = sum(lv.outcomes.values()) - len(lv.latencies)
         rows.append(f"| {lv.load} | {len(lv.latencies)} | {lv.pct(50):.2f} | {lv.pct(95):.2f} | {max(lv.latencies, default=float('nan')):.2f} "
-                    f"| {extra} | {lv.errors} | {lv.unanswered} | {lv.rss_mb:.0f} |")
+                    f"| {extra} | {lv.errors} | {lv.unanswered} | {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
     return "\n".join(rows)
 
 
 def webcam_table(levels: list[Level]) -> str:
-    rows = ["| webcams | frames/s per webcam (min · mean) | frame answer p95 s | errors | unanswered | RSS MB |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| webcams | frames/s per webcam (min · mean) | frame answer p95 s | errors | unanswered | RSS MB "
+            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|"]
     for lv in levels:
         fps = lv.fps or [0.0]
         rows.append(f"| {lv.load} | {min(fps):.1f} · {np.mean(fps):.1f} | {lv.pct(95):.2f} | {lv.errors} | {lv.unanswered} "
-                    f"| {lv.rss_mb:.0f} |")
+                    f"| {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
     return "\n".join(rows)
 
 
