@@ -77,6 +77,10 @@ def create_app(service: EmotionService, config: ServerConfig):
     api.include_router(docs_router())
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
+    # On a Space, Gradio's page opened at its own address (not inside huggingface.co) adds a Space header that makes
+    # each visitor's browser fetch Google Fonts and huggingface.co's API: a third party would see every visitor.
+    # Without a space id the page asks nothing of anyone but this server (tests/test_space.py checks it in Chromium).
+    demo.space_id = None
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
