@@ -256,6 +256,17 @@ def path_entry(path: str) -> dict:
     return {"path": path, "meta": FILE}
 
 
+_SOURCE_CLIENTS: dict[str, httpx.Client] = {}
+
+
+def source_client(source: str) -> httpx.Client:
+    """One kept-alive client per local address (127.0.x.y): a visitor's own connections, as a browser keeps them."""
+    if source not in _SOURCE_CLIENTS:
+        _SOURCE_CLIENTS[source] = httpx.Client(transport=httpx.HTTPTransport(local_address=source),
+                                               limits=httpx.Limits(max_connections=16))
+    return _SOURCE_CLIENTS[source]
+
+
 # -- the wire -----------------------------------------------------------------------------------------------------
 @dataclass
 class Reply:
@@ -271,17 +282,19 @@ class Reply:
 
 @dataclass
 class Wire:
-    """Gradio's HTTP protocol spoken by hand, as one client (``ip``, sent as X-Forwarded-For)."""
+    """Gradio's HTTP protocol spoken by hand, as one client (``ip``, sent as X-Forwarded-For; or ``source``, the local
+    address its connections come from, as a visitor behind a proxy is told apart)."""
 
     url: str
     ip: str | None = None
     fns: dict[str, int] = field(default_factory=dict)
     timeout: float = 30.0
     arity: dict[int, int] = field(default_factory=dict)  # event index → how many inputs it takes
+    source: str | None = None
 
     def __post_init__(self):
         if not self.fns:
-            config = httpx.get(self.url + "/config", timeout=10).json()
+            config = self.http.get(self.url + "/config", timeout=10).json()
             self.fns = {d.get("api_name"): d["id"] for d in config["dependencies"] if d.get("api_name")}
             self.arity = {d["id"]: len(d.get("inputs", [])) for d in config["dependencies"]}
 
@@ -289,10 +302,15 @@ class Wire:
     def headers(self) -> dict:
         return {"X-Forwarded-For": self.ip} if self.ip else {}
 
+    @property
+    def http(self):
+        """httpx's module (a new connection per request), or a kept-alive client bound to ``source``."""
+        return source_client(self.source) if self.source else httpx
+
     def post(self, path: str, body, timeout: float = 20) -> Reply:
         t0 = time.perf_counter()
         try:
-            r = httpx.post(self.url + path, json=body, headers=self.headers, timeout=timeout)
+            r = self.http.post(self.url + path, json=body, headers=self.headers, timeout=timeout)
         except httpx.HTTPError as e:
             return Reply(0, repr(e), {}, time.perf_counter() - t0)
         try:
@@ -321,7 +339,7 @@ class Wire:
         if reply.status != 200:
             return reply, None, {}
         final = {}
-        with httpx.stream("GET", f"{self.url}/gradio_api/queue/data?session_hash={session}", headers=self.headers,
+        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data?session_hash={session}", headers=self.headers,
                           timeout=timeout or self.timeout) as r:
             for line in r.iter_lines():
                 if line.startswith("data:"):
@@ -333,7 +351,7 @@ class Wire:
         return reply, data_out, final
 
     def upload(self, name: str, data: bytes) -> str:
-        r = httpx.post(self.url + "/gradio_api/upload", files={"files": (name, data)}, headers=self.headers, timeout=self.timeout)
+        r = self.http.post(self.url + "/gradio_api/upload", files={"files": (name, data)}, headers=self.headers, timeout=self.timeout)
         r.raise_for_status()
         return r.json()[0]
 

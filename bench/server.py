@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,17 +21,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (Linux /proc)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 @contextmanager
 def running_app(temp_dir: str | os.PathLike, log_path: str | os.PathLike | None = None, startup_timeout: float = 120,
-                app_dir: str | os.PathLike = ROOT, **env: str):
+                app_dir: str | os.PathLike = ROOT, prefix: tuple[str, ...] = (), python: str = sys.executable, **env: str):
     """Yield (url, process, seconds to first /health answer); the server is stopped afterwards. ``app_dir``: the
-    checkout whose ``app.py`` runs (another revision's, for before/after benches)."""
+    checkout whose ``app.py`` runs (another revision's, or a staged Space folder); ``python``: the interpreter (a
+    fresh venv's); ``prefix``: a command the server runs under (``strace -f …``), whose child is stopped first."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(temp_dir),
                 "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env}
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(Path(app_dir) / "app.py")], cwd=app_dir, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([*prefix, python, str(Path(app_dir) / "app.py")], cwd=app_dir, env=full_env, stdout=log,
+                            stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -47,7 +58,8 @@ def running_app(temp_dir: str | os.PathLike, log_path: str | os.PathLike | None 
             time.sleep(0.25)
         yield url, proc, time.perf_counter() - t0
     finally:
-        proc.terminate()
+        for pid in children(proc.pid) if prefix else [proc.pid]:
+            os.kill(pid, signal.SIGTERM)  # the app itself (under a prefix, the tracer then exits with it)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -35,7 +35,7 @@ class LiveStream:
         if reply.status != 200:
             raise RuntimeError(f"stream refused: {reply.status} {reply.body}")
         self.event_id = reply.body["event_id"]
-        self._lines = httpx.stream("GET", f"{wire.url}/gradio_api/queue/data?session_hash={self.session}", timeout=60)
+        self._lines = wire.http.stream("GET", f"{wire.url}/gradio_api/queue/data?session_hash={self.session}", timeout=60)
         self._it = self._lines.__enter__().iter_lines()
         self._next_answer()
 
@@ -55,7 +55,7 @@ class LiveStream:
         return self._next_answer()
 
     def close(self) -> None:
-        httpx.post(f"{self.wire.url}/gradio_api/stream/{self.event_id}/close", timeout=5)
+        self.wire.http.post(f"{self.wire.url}/gradio_api/stream/{self.event_id}/close", timeout=5)
         self._lines.__exit__(None, None, None)
 
 

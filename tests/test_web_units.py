@@ -119,6 +119,25 @@ def test_forwarded_address_is_trusted_only_from_configured_proxies(tmp_path, tru
     assert codes == ([200, 200, 200] if distinct else [200, 200, 429])
 
 
+@pytest.mark.parametrize("environ, trusted", [({}, ()), ({"SYSTEM": "spaces", "SPACE_ID": "me/app"}, ("*",)),
+                                              ({"SPACE_ID": "me/app"}, ("*",)), ({"SYSTEM": "linux"}, ()),
+                                              ({"SYSTEM": "spaces", "FORWARDED_ALLOW_IPS": "10.0.0.0/8"}, ("10.0.0.0/8",))])
+def test_a_space_trusts_its_proxy_without_settings(environ, trusted):
+    c = ServerConfig.from_env(environ)
+    assert c.trusted_proxies == trusted and c.connection_limits.trusted == trusted
+
+
+@pytest.mark.parametrize("environ, distinct", [({}, False), ({"SYSTEM": "spaces", "SPACE_ID": "me/app"}, True)])
+def test_on_a_space_each_visitor_is_the_hop_the_proxy_appended(tmp_path, environ, distinct):
+    """Behind the Space's proxy (the peer) visitors are told apart by the address it appended, and a visitor who
+    writes X-Forwarded-For itself stays who the proxy says it is (what it wrote stands left and is ignored)."""
+    app = _guard(tmp_path, _Events(), trusted=list(ServerConfig.from_env(environ).trusted_proxies), flood_per_minute=2)
+    post = lambda xff: _post(app, "/gradio_api/call/predict", {"data": [None]}, {"X-Forwarded-For": xff}).status_code
+    assert [post(f"9.9.9.{i}") for i in range(3)] == ([200, 200, 200] if distinct else [200, 200, 429])
+    forged = [post(f"6.6.6.{i}, 8.8.8.8") for i in range(3)]  # one visitor (8.8.8.8) choosing a new name each time
+    assert forged == ([200, 200, 429] if distinct else [429, 429, 429])
+
+
 def test_rate_limiter_says_when_to_come_back():
     now = [0.0]
     rl = RateLimiter(per_minute=3, clock=lambda: now[0])

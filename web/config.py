@@ -44,6 +44,8 @@ class ServerConfig:
     video_max_mb: float = 50.0
     video_fps: float = 5.0
     forwarded_allow_ips: str = ""
+    system: str = ""
+    space_id: str = ""
     header_timeout_s: float = 10.0
     body_timeout_s: float = 15.0
     connections_per_client: int = 64
@@ -68,9 +70,21 @@ class ServerConfig:
         return max(self.max_batch * (self.max_image_bytes + 16 * 1024), self.max_video_bytes + 16 * 1024)
 
     @property
+    def on_space(self) -> bool:
+        """Running on a Hugging Face Space: the platform sets ``SYSTEM=spaces`` and ``SPACE_ID`` (what Gradio checks)."""
+        return self.system == "spaces" or bool(self.space_id)
+
+    @property
+    def trusted_proxies(self) -> tuple[str, ...]:
+        """Whose ``X-Forwarded-For`` names the client (``web.proxy``): ``FORWARDED_ALLOW_IPS`` when set; on a Space,
+        without it, the platform's proxy (``*``: the container is reached only through it, from an internal address
+        that is not published), so the visitor is the last hop it appended; elsewhere nobody."""
+        return trusted_list(self.forwarded_allow_ips) or (("*",) if self.on_space else ())
+
+    @property
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(self.header_timeout_s, self.body_timeout_s, self.connections_per_client,
-                                self.connections_total, trusted_list(self.forwarded_allow_ips))
+                                self.connections_total, self.trusted_proxies)
 
     @property
     def video_limits(self) -> VideoLimits:
@@ -136,7 +150,10 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
                                                              "the tab closes), seconds"),
     ("EMOTION_SESSION_CAPACITY", "server", "session_capacity", "sessions whose state Gradio keeps in memory"),
     ("FORWARDED_ALLOW_IPS", "server", "forwarded_allow_ips", "proxies whose `X-Forwarded-For` is trusted (comma-separated "
-                                                             "IPs or networks, `*` = any); empty = none"),
+                                                             "IPs or networks, `*` = any); empty = none, or on a Space "
+                                                             "the platform's proxy (`*`)"),
+    ("SYSTEM", "server", "system", "`spaces` on a Hugging Face Space (set by the platform): trust its proxy"),
+    ("SPACE_ID", "server", "space_id", "`owner/name` on a Hugging Face Space (set by the platform): trust its proxy"),
     ("EMOTION_HEADER_TIMEOUT_S", "server", "header_timeout_s", "a request's head must arrive within this many seconds of "
                                                                "the connection opening (or of the previous answer)"),
     ("EMOTION_BODY_TIMEOUT_S", "server", "body_timeout_s", "longest pause while a request body arrives, seconds"),

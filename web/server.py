@@ -1,8 +1,9 @@
 """The ASGI application: FastAPI routes, the Gradio page and API mounted on them, and the guards in front.
 
 Layers, outermost first: ``web.proxy.ClientFromProxy`` (the client address from ``X-Forwarded-For``: the rightmost
-hop that is not a trusted proxy, read only from ``forwarded_allow_ips``) → ``RequestShape`` (what arrives: bodies
-charged as they come, uploads scanned part by part, URL file targets refused) → ``RequestGuard`` (bounds every request before Gradio reads it) → FastAPI.
+hop that is not a trusted proxy; ``ServerConfig.trusted_proxies`` says who is trusted) → ``RequestShape`` (what
+arrives: bodies charged as they come, uploads scanned part by part, URL file targets refused) → ``RequestGuard`` (bounds
+every request before Gradio reads it) → FastAPI.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi.responses import HTMLResponse
 
 from web.config import ServerConfig
 from web.backlog import BoundedBacklog
-from web.connections import trusted_list
 from web.delivery import deliver
 from web.guard import MCP_POST_ROUTES, RequestGuard
 from web.mcp import add_tool, only_the_tool
@@ -128,6 +128,10 @@ def create_app(service: EmotionService, config: ServerConfig):
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))
     demo = build_ui(service, config, uploads)
     add_tool(demo, service)  # the photo analysis as an MCP tool (/gradio_api/mcp/sse, /gradio_api/mcp/)
+    # On a Space, Gradio's page opened at its own address (not inside huggingface.co) adds a Space header that makes
+    # each visitor's browser fetch Google Fonts and huggingface.co's API: a third party would see every visitor.
+    # Without a space id the page asks nothing of anyone but this server (tests/test_space.py checks it in Chromium).
+    demo.space_id = None
     # No per-file limit in Gradio (its refusal is a toast in its own words): the guard bounds each upload request and
     # each client's upload volume, and a photo over the limit gets our `file_too_large` like everywhere else.
     app = gr.mount_gradio_app(api, demo, path="/", max_file_size=None, css=CSS, footer_links=["api"],
@@ -152,4 +156,4 @@ def create_app(service: EmotionService, config: ServerConfig):
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
     shaped = RequestShape(guarded, max_upload_parts=config.max_batch, inflight_total=config.inflight_mb_total * 2**20,
                           grace_s=config.body_timeout_s)
-    return ClientFromProxy(shaped, trusted_list(config.forwarded_allow_ips))
+    return ClientFromProxy(shaped, config.trusted_proxies)

@@ -53,7 +53,7 @@ def _is_example(path: str) -> bool:
 def _data_url(rgb, side: int = LIVE_PREVIEW_SIDE, quality: int = 80) -> str:
     """A JPEG as a data URL: shown on the page without ever being written to disk."""
     im = Image.fromarray(rgb)
-    im.thumbnail((side, side))
+    im.thumbnail((side, side), Image.Resampling.BILINEAR)  # half the time of the default bicubic (bench.capacity's profile)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()

@@ -1,0 +1,237 @@
+"""``python -m bench.capacity``: how many visitors one Space holds. The app runs as on a Space (``SYSTEM=spaces``,
+``SPACE_ID``) behind nginx configured as the platform proxies (bench/nginx.py); each simulated visitor connects from
+its own 127.0.x.y, so the app tells them apart exactly as it tells Space visitors apart (the hop nginx appends).
+
+Photo visitors, ramped (``--visitors``): each sends a photo through the Gradio API as the page and gradio_client do
+(upload → event → answer stream), asks "Why" (the explanation) after one photo in four, switches the model (the same
+photo answered by the fast model) after another one in four, and reads each answer for ``--think-s`` seconds (uniform
+between half and one and a half times) before the next. The photo answer's time runs from the upload's first byte to
+the answer. Live webcams, ramped separately (``--webcams``): each opens a live stream and sends 640×480 JPEG frames of a
+moving face at the page's rate (one every 0.1 s, the next once the previous is answered). Per level: answers,
+p50/p95/max of a photo answer (frame answer for webcams), frames per second per webcam, errors (an answer with an
+error code), unanswered (no answer at all), the app's RSS. The knee: the first level whose photo p95 passes 1 s and 2 s.
+
+The per-minute allowances are off for the run (every visitor does the full work); the queue and stream shares per
+visitor are the app's defaults. ``--env NAME=VALUE`` passes a setting to the app (e.g. ``EMOTION_CONCURRENCY=3``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from bench.attacks import ASTRONAUT_PATH, EXAMPLES, Wire, cpu_s, data_url, path_entry, rss_mb
+from bench.nginx import nginx_proxy
+from bench.photos import photo_bytes
+from bench.server import ROOT, running_app
+from bench.soak import LiveStream
+from bench.webcam import frames as webcam_frames
+
+SPACE_ENV = dict(SYSTEM="spaces", SPACE_ID="bench/capacity", EMOTION_RATE_LIMIT="0", EMOTION_FRAME_LIMIT="0",
+                 EMOTION_BATCH_PHOTO_LIMIT="0", EMOTION_FLOOD_LIMIT="0", EMOTION_UPLOAD_MB_PER_MINUTE="0")
+FRAME_INTERVAL_S = 0.1  # the page's live rate (web/ui.py: stream_every=0.1)
+
+
+@dataclass
+class Level:
+    """What one level of load measured."""
+    load: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # photo answers (or live frame answers)
+    outcomes: Counter = field(default_factory=Counter)
+    fps: list[float] = field(default_factory=list)  # per webcam
+    rss_mb: float = 0.0
+    app_cpu: float = 0.0  # the app's CPU over the level, in cores (2.0 = both cores of a free Space)
+    client_cpu: float = 0.0  # this bench's own (the simulated visitors, on the same machine), in cores
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
+
+    @property
+    def errors(self) -> int:
+        return sum(n for k, n in self.outcomes.items() if k not in ("ok", "no_face_detected") and not k.startswith("no answer"))
+
+    @property
+    def unanswered(self) -> int:
+        return sum(n for k, n in self.outcomes.items() if k.startswith("no answer"))
+
+
+def source_of(k: int) -> str:
+    return f"127.0.{20 + k // 250}.{1 + k % 250}"
+
+
+def answer(wire: Wire, fn: str, path: str, model: str) -> str:
+    reply, out, final = wire.run(fn, [path_entry(path), model])
+    if reply.status != 200:
+        return f"no answer: join HTTP {reply.status} {reply.error}"
+    if out is None:
+        return f"no answer: {str(final.get('output', {}).get('error') or final.get('title') or 'stream ended')[:60]}"
+    return "ok" if out[0].get("success") else str(out[0].get("error"))
+
+
+def photo_visitor(base: Wire, k: int, photos: list[tuple[str, bytes]], until: float, measure_from: float,
+                  think_s: float, level: Level, lock: threading.Lock) -> None:
+    wire = Wire(base.url, fns=base.fns, arity=base.arity, source=source_of(k), timeout=120)
+    rng = random.Random(k)
+    i = rng.randrange(4)
+    while time.monotonic() < until:
+        name, data = photos[i % len(photos)]
+        t0 = time.perf_counter()
+        try:
+            path = wire.upload(name, data)
+            outcome = answer(wire, "predict", path, "accurate")
+        except Exception as e:  # noqa: BLE001 - any failure to get an answer is counted, not raised
+            outcome = f"no answer: {type(e).__name__}"
+        took = time.perf_counter() - t0
+        extra = []
+        if outcome == "ok" and i % 4 in (0, 2):  # "Why" on one photo in four; the model switch on another
+            try:
+                extra.append(answer(wire, "explain" if i % 4 == 0 else "predict", wire.upload(name, data),
+                                    "accurate" if i % 4 == 0 else "fast"))
+            except Exception as e:  # noqa: BLE001
+                extra.append(f"no answer: {type(e).__name__}")
+        if time.monotonic() >= measure_from:
+            with lock:
+                level.latencies.append(took)
+                level.outcomes.update([outcome, *extra])
+        i += 1
+        time.sleep(think_s * rng.uniform(0.5, 1.5))
+
+
+def webcam(base: Wire, k: int, frames: list[dict], until: float, measure_from: float, level: Level,
+           lock: threading.Lock) -> None:
+    wire = Wire(base.url, fns=base.fns, arity=base.arity, source=source_of(500 + k), timeout=60)
+    try:
+        stream = LiveStream(wire, frames)
+    except Exception as e:  # noqa: BLE001
+        with lock:
+            level.outcomes[f"no answer: stream refused ({str(e)[:40]})"] += 1
+        return
+    answered, lat, outcomes = 0, [], Counter()
+    started = None
+    while time.monotonic() < until:
+        t0 = time.monotonic()
+        outcome = stream.frame()
+        if outcome == "ended":  # the stream's time limit: the page opens a new one
+            stream.close()
+            stream = LiveStream(wire, frames)
+            continue
+        if t0 >= measure_from:
+            started = started or t0
+            answered += outcome == "ok"
+            lat.append(time.monotonic() - t0)
+            outcomes["ok" if outcome == "ok" else "no answer: frame"] += 1
+        time.sleep(max(0.0, FRAME_INTERVAL_S - (time.monotonic() - t0)))
+    stream.close()
+    with lock:
+        level.fps.append(answered / max(1e-9, time.monotonic() - (started or time.monotonic())))
+        level.latencies.extend(lat)
+        level.outcomes.update(outcomes)
+
+
+def run_level(target, count: int, seconds: float, warmup_s: float, pid: int, base: Wire, *extra) -> Level:
+    """``count`` threads of ``target`` (``photo_visitor`` or ``webcam``) for ``warmup_s`` + ``seconds``; what they saw."""
+    level, lock = Level(count, seconds), threading.Lock()
+    now = time.monotonic()
+    app_cpu0, client_cpu0 = cpu_s(pid), time.process_time()
+    until, measure_from = now + warmup_s + seconds, now + warmup_s
+    if target is webcam:
+        threads = [threading.Thread(target=webcam, args=(base, k, *extra, until, measure_from, level, lock), daemon=True)
+                   for k in range(count)]
+    else:
+        photos, think_s = extra
+        threads = [threading.Thread(target=photo_visitor, daemon=True,
+                                    args=(base, k, photos, until, measure_from, think_s, level, lock)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=warmup_s + seconds + 180)
+    stuck = sum(t.is_alive() for t in threads)
+    if stuck:
+        level.outcomes["no answer: visitor still waiting at the end"] += stuck
+    level.rss_mb = rss_mb(pid)
+    wall = time.monotonic() - now
+    level.app_cpu, level.client_cpu = (cpu_s(pid) - app_cpu0) / wall, (time.process_time() - client_cpu0) / wall
+    return level
+
+
+def photo_table(levels: list[Level]) -> str:
+    rows = ["| visitors | photo answers | p50 s | p95 s | max s | Why + switch answers | errors | unanswered | RSS MB "
+            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lv in levels:
+        extra = sum(lv.outcomes.values()) - len(lv.latencies)
+        rows.append(f"| {lv.load} | {len(lv.latencies)} | {lv.pct(50):.2f} | {lv.pct(95):.2f} | {max(lv.latencies, default=float('nan')):.2f} "
+                    f"| {extra} | {lv.errors} | {lv.unanswered} | {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
+    return "\n".join(rows)
+
+
+def webcam_table(levels: list[Level]) -> str:
+    rows = ["| webcams | frames/s per webcam (min · mean) | frame answer p95 s | errors | unanswered | RSS MB "
+            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|"]
+    for lv in levels:
+        fps = lv.fps or [0.0]
+        rows.append(f"| {lv.load} | {min(fps):.1f} · {np.mean(fps):.1f} | {lv.pct(95):.2f} | {lv.errors} | {lv.unanswered} "
+                    f"| {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
+    return "\n".join(rows)
+
+
+def knee(levels: list[Level], limit_s: float) -> str:
+    over = [lv.load for lv in levels if lv.pct(95) > limit_s]
+    return f"{over[0]} visitors" if over else f"not reached (≤ {levels[-1].load} visitors)"
+
+
+def jpeg_frames(n: int = 12) -> list[dict]:
+    out = []
+    for f in webcam_frames(n):
+        buf = io.BytesIO()
+        Image.fromarray(f).save(buf, "JPEG", quality=80)
+        out.append(data_url(buf.getvalue(), "image/jpeg"))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
+    p.add_argument("--visitors", default="1,5,10,15,20,25,30", help="photo visitor levels, comma-separated")
+    p.add_argument("--webcams", default="1,2,4,6,8", help="live webcam levels (EMOTION_STREAMS_TOTAL is 8)")
+    p.add_argument("--seconds", type=float, default=30, help="measured seconds per level")
+    p.add_argument("--warmup-s", type=float, default=5, help="unmeasured seconds at the start of each level")
+    p.add_argument("--think-s", type=float, default=3.0, help="a visitor's mean pause between photos")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for the app")
+    p.add_argument("--app-dir", default=str(ROOT), help="the checkout whose app.py runs (another revision's: before/after)")
+    a = p.parse_args()
+    env = {**SPACE_ENV, **dict(kv.split("=", 1) for kv in a.env)}
+    photos = [("astronaut.jpg", ASTRONAUT_PATH.read_bytes()), ("grace_hopper.jpg", (EXAMPLES / "grace_hopper.jpg").read_bytes()),
+              ("photo_2mp.jpg", photo_bytes(2.0)[0])]
+    frames = jpeg_frames()
+    with tempfile.TemporaryDirectory() as tmp, running_app(tmp, app_dir=a.app_dir, **env) as (app_url, proc, _), \
+            nginx_proxy(app_url, f"{tmp}/nginx") as url:
+        base = Wire(url)
+        print(f"app: {a.app_dir}; settings: {' '.join(a.env) or '(defaults)'}; think time {a.think_s:g} s; {a.seconds:g} s per level", flush=True)
+        photo_levels = []
+        for n in [int(x) for x in a.visitors.split(",") if x]:
+            photo_levels.append(run_level(photo_visitor, n, a.seconds, a.warmup_s, proc.pid, base, photos, a.think_s))
+            print(photo_table(photo_levels).splitlines()[-1], flush=True)
+        cam_levels = []
+        for n in [int(x) for x in a.webcams.split(",") if x]:
+            cam_levels.append(run_level(webcam, n, a.seconds, a.warmup_s, proc.pid, base, frames))
+            print(webcam_table(cam_levels).splitlines()[-1], flush=True)
+    if photo_levels:
+        print("\n" + photo_table(photo_levels))
+        print(f"\nknee: photo p95 passes 1 s at {knee(photo_levels, 1.0)}; passes 2 s at {knee(photo_levels, 2.0)}")
+        print("outcomes:", dict(sum((lv.outcomes for lv in photo_levels), Counter())))
+    if cam_levels:
+        print("\n" + webcam_table(cam_levels))
+        print("outcomes:", dict(sum((lv.outcomes for lv in cam_levels), Counter())))
+
+
+if __name__ == "__main__":
+    main()
