@@ -340,6 +340,12 @@
         if ((b.textContent || "").trim() || b.getAttribute("aria-label")) return;
         b.setAttribute("aria-label", b.closest(".banner-wrap") ? "Close the API page" : b.closest(".copy, .copy-button") || b.classList.contains("copy-button") ? "Copy this code" : "Button");
       });
+      // The MCP tab's tool checkboxes have no label: name each after its tool.
+      docs.querySelectorAll("input.tool-checkbox:not([aria-label])").forEach((cb) => {
+        const row = cb.closest("button, li, div");
+        const name = ((row && row.textContent) || "").trim().split(/\s+/)[0] || "this tool";
+        cb.setAttribute("aria-label", `Include ${name} in the MCP configuration`);
+      });
       // The language choice is a row of <li> without a list: buttons, as they act.
       docs.querySelectorAll("li.snippet:not([role])").forEach((li) => {
         li.setAttribute("role", "button");

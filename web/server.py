@@ -154,6 +154,7 @@ def create_app(service: EmotionService, config: ServerConfig):
                                                                                               "/api/predict_video": config.max_video_bytes + config.max_json_bytes},
         inflight_per_client=config.inflight_mb_per_client * 2**20, inflight_total=config.inflight_mb_total * 2**20,
         keyword_args=_keyword_args(demo), uploaded=lambda: demo.upload_file_set)
-    shaped = RequestShape(guarded, max_upload_parts=config.max_batch, inflight_total=config.inflight_mb_total * 2**20,
+    # The batch event takes up to 4 × max_batch files (its handler then says how many to remove), so an upload may too.
+    shaped = RequestShape(guarded, max_upload_parts=4 * config.max_batch, inflight_total=config.inflight_mb_total * 2**20,
                           grace_s=config.body_timeout_s)
     return ClientFromProxy(shaped, config.trusted_proxies)
