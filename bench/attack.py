@@ -169,6 +169,16 @@ def _post_file(url: str, path: str, name: str, data: bytes, ip: str, timeout: fl
     return _label(r), time.perf_counter() - t0
 
 
+def _timed_post(url: str, body: bytes, content_type: str, timeout: float) -> tuple[str, float]:
+    """The attacker's POST: its answer's label ("no answer" when none came) and the seconds it took."""
+    t0 = time.perf_counter()
+    try:
+        r = httpx.post(url, content=body, timeout=timeout, headers={"Content-Type": content_type, **_xff(ATTACKER)})
+    except httpx.HTTPError:
+        return "no answer", time.perf_counter() - t0
+    return _label(r), time.perf_counter() - t0
+
+
 def _label(r: httpx.Response) -> str:
     try:
         error = r.json().get("error") if r.status_code != 200 else None
@@ -222,17 +232,9 @@ def loop_parsing(url: str, tmp: Path) -> str:
     parts, objects = empty_parts(5 * 2**20), tiny_objects(5 * 2**20, FNS[url].fns["predict"])
 
     def send(i: int) -> tuple[str, float]:
-        t0 = time.perf_counter()
-        try:
-            if i < 3:
-                r = httpx.post(url + "/api/predict", content=parts, timeout=30,
-                               headers={"Content-Type": "multipart/form-data; boundary=b", **_xff(ATTACKER)})
-            else:
-                r = httpx.post(url + "/gradio_api/queue/join", content=objects, timeout=30,
-                               headers={"Content-Type": "application/json", **_xff(ATTACKER)})
-        except httpx.HTTPError:
-            return "no answer", time.perf_counter() - t0
-        return _label(r), time.perf_counter() - t0
+        if i < 3:
+            return _timed_post(url + "/api/predict", parts, "multipart/form-data; boundary=b", 30)
+        return _timed_post(url + "/gradio_api/queue/join", objects, "application/json", 30)
 
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(send, range(6)))
@@ -539,13 +541,7 @@ def many_file_parts(url: str, tmp: Path) -> str:
     before = sum(1 for p in (tmp / "gradio").rglob("*") if p.is_file())
 
     def send(_) -> tuple[str, float]:
-        t0 = time.perf_counter()
-        try:
-            r = httpx.post(url + "/gradio_api/upload", content=body, timeout=60,
-                           headers={"Content-Type": "multipart/form-data; boundary=b", **_xff(ATTACKER)})
-        except httpx.HTTPError:
-            return "no answer", time.perf_counter() - t0
-        return _label(r), time.perf_counter() - t0
+        return _timed_post(url + "/gradio_api/upload", body, "multipart/form-data; boundary=b", 60)
 
     with ThreadPoolExecutor(24) as pool:
         results = list(pool.map(send, range(48)))
