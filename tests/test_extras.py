@@ -6,6 +6,7 @@ import pytest
 from emotion.batch import CSV_COLUMNS, MAX_BATCH, csv_rows, read_csv, to_csv
 from emotion.classes import CLASSES
 from emotion.result import ErrorResult
+from web.render import verdict_html
 from web.service import EmotionService
 from emotion.smoothing import ema
 from web.stats import SessionStats
@@ -78,3 +79,18 @@ def test_ema_smooths_and_restarts():
     for _ in range(10):
         s = ema(s, b, alpha=0.25)
     assert s.argmax() == 1
+
+
+def test_live_frames_move_to_the_fast_model_from_n_cameras():
+    from emotion import EmotionRecognizer
+
+    s = EmotionService(EmotionRecognizer(models=("accurate", "fast")), frame_limit_per_minute=1000)
+    frame = (EXAMPLES / "grace_hopper.jpg").read_bytes()
+    s.configure_live(fast_from=3, window_s=60)
+    answered = [s.stream_frame(frame, None, client=c, model="accurate")[0].model for c in ("a", "b", "a", "c", "d")]
+    assert answered == ["accurate", "accurate", "accurate", "fast", "fast"]  # a's second frame: still two cameras
+    s.configure_live(fast_from=3, window_s=0.0)  # the others' frames are older than the window: one camera live
+    assert s.stream_frame(frame, None, client="e", model="accurate")[0].model == "accurate"
+    s.configure_live(fast_from=0, window_s=60)  # 0: never
+    assert [s.stream_frame(frame, None, client=c, model="accurate")[0].model for c in "fghij"] == ["accurate"] * 5
+    assert " · fast model" in verdict_html(s.stream_frame(frame, None, "k", model="fast")[0], note=" · fast model")

@@ -33,6 +33,7 @@ class ServerConfig:
     batch_photos_per_minute: int = 100
     streams_per_client: int = 2
     streams_total: int = 8
+    live_fast_from: int = 3
     events_per_client: int = 4
     flood_per_minute: int = 1200
     upload_mb_per_minute: int = 400
@@ -130,6 +131,8 @@ ENVIRONMENT: list[tuple[str, str, str, str]] = [
     ("EMOTION_EVENTS_PER_CLIENT", "server", "events_per_client", "requests one client may have waiting or running at once"),
     ("EMOTION_STREAMS_PER_CLIENT", "server", "streams_per_client", "live webcam streams one client may hold open"),
     ("EMOTION_STREAMS_TOTAL", "server", "streams_total", "live webcam streams open at once, all clients"),
+    ("EMOTION_LIVE_FAST_FROM", "server", "live_fast_from", "from this many live cameras at once, live frames are read by "
+                                                           "the fast model (says so on the page; `0` = never)"),
     ("EMOTION_FLOOD_LIMIT", "server", "flood_per_minute", "HTTP requests with a body per minute per client "
                                                           "(uploads, calls, frames), before anything is parsed"),
     ("EMOTION_UPLOAD_MB_PER_MINUTE", "server", "upload_mb_per_minute", "megabytes one client may upload per minute"),

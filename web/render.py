@@ -4,12 +4,14 @@ overlay. Pure functions of a result; the Gradio app only places them on the page
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from emotion.classes import EMOJI
 from emotion.result import ErrorResult, FaceResult, PredictionResult
+from emotion.validation import downscale
 
 GREEN, AMBER, RED = (22, 163, 74), (217, 119, 6), (220, 38, 38)
 # The same three as text on white (and white text on them): darker shades with a contrast of at least 4.5:1.
@@ -21,16 +23,25 @@ def confidence_colour(face: FaceResult) -> tuple[int, int, int]:
     return RED if face.is_uncertain else GREEN if face.confidence > 0.8 else AMBER
 
 
-def annotate(result: PredictionResult, highlight: int | None = None) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """The label font at one size, loaded once (loading it per frame was a sixth of a live frame's drawing)."""
+    return ImageFont.load_default(size=size)
+
+
+def annotate(result: PredictionResult, highlight: int | None = None, max_side: int | None = None) -> np.ndarray:
     """The working image with every face boxed (colour = confidence) and labelled ``#i emotion NN%``; the face
-    ``highlight`` (0-based) drawn thicker, the others dimmed, so the picker's choice is visible on the photo."""
-    im = Image.fromarray(result.image).convert("RGB")
+    ``highlight`` (0-based) drawn thicker, the others dimmed, so the picker's choice is visible on the photo.
+    ``max_side``: shrink the image first and draw at that size (the live preview: no pixels drawn only to be dropped)."""
+    rgb, s = (result.image, 1.0) if max_side is None else downscale(result.image, max_side)  # OpenCV: 10× PIL's resize
+    im = Image.fromarray(rgb).convert("RGB")
     draw = ImageDraw.Draw(im)
     line = max(2, round(max(im.size) / 250))
-    font = ImageFont.load_default(size=max(16, round(max(im.size) / 26)))  # ~20 px tall on a 512 px photo
+    font = _font(max(16, round(max(im.size) / 26)))  # ~20 px tall on a 512 px photo
     taken: list[tuple[float, float, float, float]] = []  # labels already drawn: a new one never covers them
     for i, face in enumerate(result.faces):
-        x, y, w, h = face.image_box if face.image_box is not None else (v / result.scale for v in face.box)
+        box = face.image_box if face.image_box is not None else tuple(v / result.scale for v in face.box)
+        x, y, w, h = (v * s for v in box)
         colour = confidence_colour(face)
         fill = TEXT_SHADE[colour]  # white text on it reads at 4.5:1 or more
         if highlight is not None and i != highlight:
@@ -104,8 +115,9 @@ def _first_sentence(message: str) -> tuple[str, str]:
     return message, ""
 
 
-def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) -> str:
-    """The headline: a big emoji and label with a colour-coded confidence, or the error's message."""
+def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0, note: str = "") -> str:
+    """The headline: a big emoji and label with a colour-coded confidence (``note`` after it, on the same line), or the
+    error's message."""
     if isinstance(result, ErrorResult):
         head, rest = _first_sentence(result.message)
         detail = f'<div class="verdict-detail">{html.escape(rest)}</div>' if rest else ""
@@ -119,7 +131,7 @@ def verdict_html(result: PredictionResult | ErrorResult, face_index: int = 0) ->
     group = f'<div class="verdict-faces">{html.escape(faces_summary(result))}</div>' if len(result.faces) > 1 else ""
     return (f'<div class="verdict"><div class="verdict-emoji" aria-hidden="true">{EMOJI[face.emotion]}</div>'
             f'<div class="verdict-title">{face.emotion.capitalize()}{many}</div>'
-            f'<div class="verdict-conf conf-{level}">{face.confidence:.0%} confidence</div>{warn}{group}'
+            f'<div class="verdict-conf conf-{level}">{face.confidence:.0%} confidence{html.escape(note)}</div>{warn}{group}'
             f'<div class="verdict-time">{html.escape(result.model)} model · {result.inference_time_ms:.0f} ms</div></div>')
 
 

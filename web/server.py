@@ -123,6 +123,7 @@ def create_app(service: EmotionService, config: ServerConfig):
         return _markdown_page(DOCS / "API.md", "HTTP API")
 
     service.configure_video(config.video_limits)
+    service.configure_live(config.live_fast_from)
     api.include_router(router(service))
     api.include_router(docs_router())
     uploads = UploadStore(gradio_temp_dir(), config.max_image_bytes, owner_ttl_s=config.retention_s, shared=(EXAMPLES_DIR,))

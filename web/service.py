@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Union
 import numpy as np
 
 from emotion.batch import csv_rows, to_csv
+from emotion.classifier import MODEL_NAMES
 from emotion.errors import ImageRejected
 from emotion.explain import Explanation, occlusion
 from emotion.recognizer import EmotionRecognizer
@@ -35,6 +36,7 @@ log = logging.getLogger("web.service")
 Result = Union[PredictionResult, ErrorResult]
 ImageInput = Union[ImageSource, ImageRejected, None]  # what a handler receives: bytes, a path, or a refusal to report
 Progress = Callable[[int, int], None]
+FAST_MODEL = MODEL_NAMES[1]  # the one live frames fall back to under load
 
 
 class EmotionService:
@@ -51,6 +53,9 @@ class EmotionService:
         self.stats = SessionStats(self.recognizer.classes)
         self.started = time.time()
         self.video_limits = VideoLimits()
+        self._live_seen: dict[str, float] = {}  # client → its last live frame (monotonic), for ``live_model``
+        self._live_lock = threading.Lock()
+        self.configure_live()
         self._video_slot = FairSlot(1)  # one clip decoded at a time, shared fairly; its frames share `_slots`
 
     def configure_video(self, limits: VideoLimits, concurrent: int = 1, slice_s: float = 30.0) -> None:
@@ -58,6 +63,24 @@ class EmotionService:
         how long a clip may keep the slot while another client's clip waits (``web.fairness``)."""
         self.video_limits = limits
         self._video_slot = FairSlot(concurrent, slice_s=slice_s)
+
+    def configure_live(self, fast_from: int = 0, window_s: float = 1.0) -> None:
+        """Live frames under load: from ``fast_from`` live cameras at once (clients that sent a frame in the last
+        ``window_s``), frames asking for another model are read by the fast one, whose ensemble-free frame costs about
+        half (bench.capacity's profile: the accurate ensemble is 40 % of a live frame's CPU). 0: never."""
+        self._live_fast_from, self._live_window_s = fast_from, window_s
+
+    def live_model(self, client: str, model: str | None) -> str | None:
+        """The model that reads this client's next live frame (see ``configure_live``); records the frame's arrival."""
+        now = time.monotonic()
+        with self._live_lock:
+            self._live_seen[client] = now
+            for c in [c for c, t in self._live_seen.items() if now - t > self._live_window_s]:
+                del self._live_seen[c]
+            cameras = len(self._live_seen)
+        if self._live_fast_from and cameras >= self._live_fast_from and FAST_MODEL in self.recognizer.model_names:
+            return FAST_MODEL
+        return model
 
     def _run(self, image: ImageInput, with_cam: bool = False, model: str | None = None) -> Result:
         if isinstance(image, ImageRejected):
@@ -175,7 +198,7 @@ class EmotionService:
         cost = decode_cost(frame)
         if not self.frame_limiter.allow(client, cost):
             return self._limited(self.frame_limiter, client, cost), smoothed
-        result = self._run(frame, model=model)
+        result = self._run(frame, model=self.live_model(client, model))
         self._record(result)
         if isinstance(result, ErrorResult):
             return result, smoothed

@@ -31,7 +31,8 @@ from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
-LIVE_PREVIEW_SIDE = 480  # the live view is sent back inline (never a file), so it is kept small
+LIVE_PREVIEW_SIDE = 480
+LIVE_SHED_NOTE = " · {model} model (many cameras live)"  # service.live_model moved this frame to the fast model  # the live view is sent back inline (never a file), so it is kept small
 PREVIEW_SIDE = 800  # the Upload tab's photo, shown back inline once read: ~150 KB, not the 1.2 MB of 1280 px at q88
 PREVIEW_QUALITY = 82  # (every answer carries it, and Gradio keeps answers until the page reads them)
 SHOWABLE_ERRORS = ("no_face_detected", "image_too_small", "multiple_faces")  # a valid photo, without an answer
@@ -291,8 +292,9 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         result, smoothed = service.stream_frame(load(frame, None), smoothed, _client(request), model=model)
         if isinstance(result, ErrorResult):
             return "", verdict_html(result), None, smoothed
-        img = f'<img class="live-view" alt="{html.escape(photo_alt(result))}" src="{_data_url(annotate(result))}">'
-        return img, verdict_html(result), result.faces[0].probabilities, smoothed
+        img = f'<img class="live-view" alt="{html.escape(photo_alt(result))}" src="{_data_url(annotate(result, max_side=LIVE_PREVIEW_SIDE))}">'
+        shed = LIVE_SHED_NOTE.format(model=result.model) if result.model != (model or models[0]) else ""
+        return img, verdict_html(result, note=shed), result.faces[0].probabilities, smoothed
 
     def api_predict(image_file: str | None, model: str | None, request: gr.Request) -> dict:
         """Emotion of every face in one image file (JPEG, PNG or WebP); `model`: "accurate" (default) or "fast".
