@@ -12,19 +12,24 @@ p50/p95/max of a photo answer (frame answer for webcams), frames per second per 
 error code), unanswered (no answer at all), the app's RSS. The knee: the first level whose photo p95 passes 1 s and 2 s.
 
 The per-minute allowances are off for the run (every visitor does the full work); the queue and stream shares per
-visitor are the app's defaults. ``--env NAME=VALUE`` passes a setting to the app (e.g. ``EMOTION_CONCURRENCY=3``).
+visitor are the app's defaults. ``--env NAME=VALUE`` passes a setting to the app (e.g. ``EMOTION_CONCURRENCY=3``);
+``--app-dir`` (repeatable) measures other checkouts one after another in the same run (before/after); ``--out`` writes
+the tables to a file. The webcam table says what share of live frames the fast model read (``EMOTION_LIVE_FAST_FROM``).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import sys
 import random
 import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -39,6 +44,7 @@ from bench.webcam import frames as webcam_frames
 SPACE_ENV = dict(SYSTEM="spaces", SPACE_ID="bench/capacity", EMOTION_RATE_LIMIT="0", EMOTION_FRAME_LIMIT="0",
                  EMOTION_BATCH_PHOTO_LIMIT="0", EMOTION_FLOOD_LIMIT="0", EMOTION_UPLOAD_MB_PER_MINUTE="0")
 FRAME_INTERVAL_S = 0.1  # the page's live rate (web/ui.py: stream_every=0.1)
+SHED_MARK = "many cameras live"  # in a live answer the fast model read because of the load (web/ui.py LIVE_SHED_NOTE)
 
 
 @dataclass
@@ -49,6 +55,7 @@ class Level:
     latencies: list[float] = field(default_factory=list)  # photo answers (or live frame answers)
     outcomes: Counter = field(default_factory=Counter)
     fps: list[float] = field(default_factory=list)  # per webcam
+    fast_frames: int = 0  # live frames the app moved to the fast model (EMOTION_LIVE_FAST_FROM)
     rss_mb: float = 0.0
     app_cpu: float = 0.0  # the app's CPU over the level, in cores (2.0 = both cores of a free Space)
     client_cpu: float = 0.0  # this bench's own (the simulated visitors, on the same machine), in cores
@@ -116,7 +123,7 @@ def webcam(base: Wire, k: int, frames: list[dict], until: float, measure_from: f
         with lock:
             level.outcomes[f"no answer: stream refused ({str(e)[:40]})"] += 1
         return
-    answered, lat, outcomes = 0, [], Counter()
+    answered, fast, lat, outcomes = 0, 0, [], Counter()
     started = None
     while time.monotonic() < until:
         t0 = time.monotonic()
@@ -128,12 +135,14 @@ def webcam(base: Wire, k: int, frames: list[dict], until: float, measure_from: f
         if t0 >= measure_from:
             started = started or t0
             answered += outcome == "ok"
+            fast += outcome == "ok" and SHED_MARK in stream.last
             lat.append(time.monotonic() - t0)
             outcomes["ok" if outcome == "ok" else "no answer: frame"] += 1
         time.sleep(max(0.0, FRAME_INTERVAL_S - (time.monotonic() - t0)))
     stream.close()
     with lock:
         level.fps.append(answered / max(1e-9, time.monotonic() - (started or time.monotonic())))
+        level.fast_frames += fast
         level.latencies.extend(lat)
         level.outcomes.update(outcomes)
 
@@ -175,11 +184,12 @@ def photo_table(levels: list[Level]) -> str:
 
 
 def webcam_table(levels: list[Level]) -> str:
-    rows = ["| webcams | frames/s per webcam (min · mean) | frame answer p95 s | errors | unanswered | RSS MB "
-            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| webcams | frames/s per webcam (min · mean) | frame answer p95 s | read by the fast model | errors | unanswered "
+            "| RSS MB | app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|---|"]
     for lv in levels:
         fps = lv.fps or [0.0]
-        rows.append(f"| {lv.load} | {min(fps):.1f} · {np.mean(fps):.1f} | {lv.pct(95):.2f} | {lv.errors} | {lv.unanswered} "
+        share = lv.fast_frames / max(1, len(lv.latencies))
+        rows.append(f"| {lv.load} | {min(fps):.1f} · {np.mean(fps):.1f} | {lv.pct(95):.2f} | {share:.0%} | {lv.errors} | {lv.unanswered} "
                     f"| {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
     return "\n".join(rows)
 
@@ -198,6 +208,37 @@ def jpeg_frames(n: int = 12) -> list[dict]:
     return out
 
 
+def measure(app_dir: str, env: dict[str, str], visitors: list[int], webcams: list[int], seconds: float, warmup_s: float,
+            think_s: float) -> tuple[list[Level], list[Level]]:
+    """One checkout's app behind nginx: the photo levels, then the webcam levels (printed as they finish)."""
+    photos = [("astronaut.jpg", ASTRONAUT_PATH.read_bytes()), ("grace_hopper.jpg", (EXAMPLES / "grace_hopper.jpg").read_bytes()),
+              ("photo_2mp.jpg", photo_bytes(2.0)[0])]
+    frames = jpeg_frames()
+    photo_levels, cam_levels = [], []
+    with tempfile.TemporaryDirectory() as tmp, running_app(tmp, app_dir=app_dir, **env) as (app_url, proc, _), \
+            nginx_proxy(app_url, f"{tmp}/nginx") as url:
+        base = Wire(url)
+        print(f"app: {app_dir}; think time {think_s:g} s; {seconds:g} s per level", flush=True)
+        for n in visitors:
+            photo_levels.append(run_level(photo_visitor, n, seconds, warmup_s, proc.pid, base, photos, think_s))
+            print(photo_table(photo_levels).splitlines()[-1], flush=True)
+        for n in webcams:
+            cam_levels.append(run_level(webcam, n, seconds, warmup_s, proc.pid, base, frames))
+            print(webcam_table(cam_levels).splitlines()[-1], flush=True)
+    return photo_levels, cam_levels
+
+
+def report(app_dir: str, photo_levels: list[Level], cam_levels: list[Level]) -> str:
+    out = [f"### {app_dir}"]
+    if photo_levels:
+        out += ["", photo_table(photo_levels), "",
+                f"knee: photo p95 passes 1 s at {knee(photo_levels, 1.0)}; passes 2 s at {knee(photo_levels, 2.0)}",
+                f"outcomes: {dict(sum((lv.outcomes for lv in photo_levels), Counter()))}"]
+    if cam_levels:
+        out += ["", webcam_table(cam_levels), "", f"outcomes: {dict(sum((lv.outcomes for lv in cam_levels), Counter()))}"]
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
     p.add_argument("--visitors", default="1,5,10,15,20,25,30", help="photo visitor levels, comma-separated")
@@ -206,31 +247,22 @@ def main() -> None:
     p.add_argument("--warmup-s", type=float, default=5, help="unmeasured seconds at the start of each level")
     p.add_argument("--think-s", type=float, default=3.0, help="a visitor's mean pause between photos")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for the app")
-    p.add_argument("--app-dir", default=str(ROOT), help="the checkout whose app.py runs (another revision's: before/after)")
+    p.add_argument("--app-dir", action="append", default=[], help="the checkout whose app.py runs; repeat it to measure "
+                                                                   "several (another revision's: before/after, one run)")
+    p.add_argument("--out", help="also write the tables here (Markdown), with the command and the machine's load")
     a = p.parse_args()
     env = {**SPACE_ENV, **dict(kv.split("=", 1) for kv in a.env)}
-    photos = [("astronaut.jpg", ASTRONAUT_PATH.read_bytes()), ("grace_hopper.jpg", (EXAMPLES / "grace_hopper.jpg").read_bytes()),
-              ("photo_2mp.jpg", photo_bytes(2.0)[0])]
-    frames = jpeg_frames()
-    with tempfile.TemporaryDirectory() as tmp, running_app(tmp, app_dir=a.app_dir, **env) as (app_url, proc, _), \
-            nginx_proxy(app_url, f"{tmp}/nginx") as url:
-        base = Wire(url)
-        print(f"app: {a.app_dir}; settings: {' '.join(a.env) or '(defaults)'}; think time {a.think_s:g} s; {a.seconds:g} s per level", flush=True)
-        photo_levels = []
-        for n in [int(x) for x in a.visitors.split(",") if x]:
-            photo_levels.append(run_level(photo_visitor, n, a.seconds, a.warmup_s, proc.pid, base, photos, a.think_s))
-            print(photo_table(photo_levels).splitlines()[-1], flush=True)
-        cam_levels = []
-        for n in [int(x) for x in a.webcams.split(",") if x]:
-            cam_levels.append(run_level(webcam, n, a.seconds, a.warmup_s, proc.pid, base, frames))
-            print(webcam_table(cam_levels).splitlines()[-1], flush=True)
-    if photo_levels:
-        print("\n" + photo_table(photo_levels))
-        print(f"\nknee: photo p95 passes 1 s at {knee(photo_levels, 1.0)}; passes 2 s at {knee(photo_levels, 2.0)}")
-        print("outcomes:", dict(sum((lv.outcomes for lv in photo_levels), Counter())))
-    if cam_levels:
-        print("\n" + webcam_table(cam_levels))
-        print("outcomes:", dict(sum((lv.outcomes for lv in cam_levels), Counter())))
+    levels = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+    load0 = os.getloadavg()
+    reports = [report(d, *measure(d, env, levels(a.visitors), levels(a.webcams), a.seconds, a.warmup_s, a.think_s))
+               for d in a.app_dir or [str(ROOT)]]
+    text = "\n\n".join(reports)
+    print("\n" + text)
+    if a.out:
+        head = (f"Made by `python -m bench.capacity {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+                f"{os.cpu_count()} CPUs; settings: {' '.join(a.env) or '(defaults)'}; load average before "
+                f"{load0[0]:.2f}, after {os.getloadavg()[0]:.2f}.\n\n")
+        Path(a.out).write_text(head + text + "\n")
 
 
 if __name__ == "__main__":

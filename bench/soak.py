@@ -30,7 +30,7 @@ class LiveStream:
     """One open live-webcam stream: each ``frame()`` sends a frame and waits for its answer."""
 
     def __init__(self, wire: Wire, frames: list[dict]):
-        self.wire, self.frames, self.n = wire, frames, 0
+        self.wire, self.frames, self.n, self.last = wire, frames, 0, ""
         reply, self.session = wire.join("stream_frame", [frames[0], None])
         if reply.status != 200:
             raise RuntimeError(f"stream refused: {reply.status} {reply.body}")
@@ -42,6 +42,7 @@ class LiveStream:
     def _next_answer(self) -> str:
         for line in self._it:
             if '"process_streaming"' in line:
+                self.last = line  # the answer's event line (what the page would show)
                 return "ok"
             if '"process_completed"' in line:  # the stream reached its time limit (EMOTION_STREAM_TIME_LIMIT_S)
                 return "ended"

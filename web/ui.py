@@ -31,8 +31,8 @@ from web.uploads import UploadStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
-LIVE_PREVIEW_SIDE = 480
-LIVE_SHED_NOTE = " · {model} model (many cameras live)"  # service.live_model moved this frame to the fast model  # the live view is sent back inline (never a file), so it is kept small
+LIVE_PREVIEW_SIDE = 480  # the live view is sent back inline (never a file), so it is kept small
+LIVE_SHED_NOTE = " · {model} model (many cameras live)"  # service.live_model moved this frame to the fast model
 PREVIEW_SIDE = 800  # the Upload tab's photo, shown back inline once read: ~150 KB, not the 1.2 MB of 1280 px at q88
 PREVIEW_QUALITY = 82  # (every answer carries it, and Gradio keeps answers until the page reads them)
 SHOWABLE_ERRORS = ("no_face_detected", "image_too_small", "multiple_faces")  # a valid photo, without an answer
