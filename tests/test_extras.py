@@ -94,3 +94,31 @@ def test_live_frames_move_to_the_fast_model_from_n_cameras():
     s.configure_live(fast_from=0, window_s=60)  # 0: never
     assert [s.stream_frame(frame, None, client=c, model="accurate")[0].model for c in "fghij"] == ["accurate"] * 5
     assert " · fast model" in verdict_html(s.stream_frame(frame, None, "k", model="fast")[0], note=" · fast model")
+
+
+def test_explanations_leave_a_pipeline_slot_for_photos(recognizer, monkeypatch):
+    import threading
+    import time
+
+    import web.service
+
+    s = EmotionService(recognizer, rate_limit_per_minute=1000, concurrency=2)
+    photo = (EXAMPLES / "grace_hopper.jpg").read_bytes()
+    result = s.predict_upload(photo)
+    release, running = threading.Event(), []
+    monkeypatch.setattr(web.service, "occlusion", lambda clf, crop: running.append(1) or release.wait(10))
+    whys = [threading.Thread(target=s.explain, args=(result, 0)) for _ in range(2)]
+    for t in whys:
+        t.start()
+    deadline = time.monotonic() + 5
+    while not running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    answered = []
+    photo_thread = threading.Thread(target=lambda: answered.append(s.predict_upload(photo).success))
+    photo_thread.start()
+    photo_thread.join(timeout=5)  # both explanations are asked for: one runs, the other waits; the photo is answered
+    assert answered == [True] and len(running) == 1
+    release.set()
+    for t in whys:
+        t.join(timeout=10)
+    assert len(running) == 2
