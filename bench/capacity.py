@@ -2,14 +2,15 @@
 ``SPACE_ID``) behind nginx configured as the platform proxies (bench/nginx.py); each simulated visitor connects from
 its own 127.0.x.y, so the app tells them apart exactly as it tells Space visitors apart (the hop nginx appends).
 
-Photo visitors, ramped (``--visitors``): each sends a photo through the Gradio API as the page and gradio_client do
-(upload → event → answer stream), asks "Why" (the explanation) after one photo in four, switches the model (the same
-photo answered by the fast model) after another one in four, and reads each answer for ``--think-s`` seconds (uniform
-between half and one and a half times) before the next. The photo answer's time runs from the upload's first byte to
-the answer. Live webcams, ramped separately (``--webcams``): each opens a live stream and sends 640×480 JPEG frames of a
-moving face at the page's rate (one every 0.1 s, the next once the previous is answered). Per level: answers,
-p50/p95/max of a photo answer (frame answer for webcams), frames per second per webcam, errors (an answer with an
-error code), unanswered (no answer at all), the app's RSS. The knee: the first level whose photo p95 passes 1 s and 2 s.
+Photo visitors, ramped (``--visitors``): each is one page visit (one Gradio session) sending the page's own events: a
+photo into the Upload tab (upload → event → answer stream), "Why this emotion?" (the occlusion map, ~65
+classifications) after one photo in four, the model switched to fast (the same photo answered again) after another one
+in four, and reads each answer for ``--think-s`` seconds (uniform between half and one and a half times) before the
+next. The photo answer's time runs from the upload's first byte to the answer. Live webcams, ramped separately
+(``--webcams``): each opens a live stream and sends 640×480 JPEG frames of a moving face at the page's rate (one every
+0.1 s, the next once the previous is answered). Per level: answers, p50/p95/max of a photo answer (frame answer for
+webcams), frames per second per webcam, errors (an answer with an error code), unanswered (no answer at all), the
+app's RSS. The knee: the first level whose photo p95 passes 1 s and 2 s.
 
 The per-minute allowances are off for the run (every visitor does the full work); the queue and stream shares per
 visitor are the app's defaults. ``--env NAME=VALUE`` passes a setting to the app (e.g. ``EMOTION_CONCURRENCY=3``);
@@ -55,6 +56,7 @@ class Level:
     latencies: list[float] = field(default_factory=list)  # photo answers (or live frame answers)
     outcomes: Counter = field(default_factory=Counter)
     fps: list[float] = field(default_factory=list)  # per webcam
+    why_latencies: list[float] = field(default_factory=list)  # "Why" answers (photo visitors)
     fast_frames: int = 0  # live frames the app moved to the fast model (EMOTION_LIVE_FAST_FROM)
     rss_mb: float = 0.0
     app_cpu: float = 0.0  # the app's CPU over the level, in cores (2.0 = both cores of a free Space)
@@ -76,40 +78,50 @@ def source_of(k: int) -> str:
     return f"127.0.{20 + k // 250}.{1 + k % 250}"
 
 
-def answer(wire: Wire, fn: str, path: str, model: str) -> str:
-    reply, out, final = wire.run(fn, [path_entry(path), model])
+def page_event(wire: Wire, fn: str, data: list, session: str) -> tuple[str, list | None]:
+    """One of the page's own events (what a click sends), in the visitor's session: ("ok" or why not, its outputs)."""
+    reply, out, final = wire.run(fn, data, session)
     if reply.status != 200:
-        return f"no answer: join HTTP {reply.status} {reply.error}"
+        return f"no answer: join HTTP {reply.status} {reply.error}", None
     if out is None:
-        return f"no answer: {str(final.get('output', {}).get('error') or final.get('title') or 'stream ended')[:60]}"
-    return "ok" if out[0].get("success") else str(out[0].get("error"))
+        return f"no answer: {str(final.get('output', {}).get('error') or final.get('title') or 'stream ended')[:60]}", None
+    result = next((o for o in out if isinstance(o, dict) and "success" in o), None)  # the answer's JSON, when it has one
+    if result is not None and not result["success"]:
+        return str(result.get("error")), out
+    return ("ok" if result is not None or out[0] is not None else "no answer: empty"), out
 
 
 def photo_visitor(base: Wire, k: int, photos: list[tuple[str, bytes]], until: float, measure_from: float,
                   think_s: float, level: Level, lock: threading.Lock) -> None:
+    """One page visit: photos into the Upload tab; "Why" (the occlusion map) after one in four; the model switched
+    to fast after another one in four; a pause to read each answer. All in one Gradio session, as the page."""
     wire = Wire(base.url, fns=base.fns, arity=base.arity, source=source_of(k), timeout=120)
     rng = random.Random(k)
     i = rng.randrange(4)
+    session = f"visitor{k:04d}{rng.getrandbits(32):08x}"
     while time.monotonic() < until:
         name, data = photos[i % len(photos)]
         t0 = time.perf_counter()
         try:
-            path = wire.upload(name, data)
-            outcome = answer(wire, "predict", path, "accurate")
+            outcome, out = page_event(wire, "analyse_upload", [path_entry(wire.upload(name, data)), "accurate"], session)
         except Exception as e:  # noqa: BLE001 - any failure to get an answer is counted, not raised
-            outcome = f"no answer: {type(e).__name__}"
-        took = time.perf_counter() - t0
-        extra = []
-        if outcome == "ok" and i % 4 in (0, 2):  # "Why" on one photo in four; the model switch on another
+            outcome, out = f"no answer: {type(e).__name__}", None
+        took, extra, why_s = time.perf_counter() - t0, [], None
+        if outcome == "ok" and i % 4 in (0, 2):
+            shown = out[6]  # the photo box now holds the upright preview, as on the page
+            t1 = time.perf_counter()
             try:
-                extra.append(answer(wire, "explain" if i % 4 == 0 else "predict", wire.upload(name, data),
-                                    "accurate" if i % 4 == 0 else "fast"))
+                extra.append(page_event(wire, "explain_face", [0, shown, "accurate"], session)[0] if i % 4 == 0
+                             else page_event(wire, "reanswer", [shown, "fast"], session)[0])
             except Exception as e:  # noqa: BLE001
                 extra.append(f"no answer: {type(e).__name__}")
+            why_s = time.perf_counter() - t1 if i % 4 == 0 and extra[-1] == "ok" else None
         if time.monotonic() >= measure_from:
             with lock:
                 level.latencies.append(took)
                 level.outcomes.update([outcome, *extra])
+                if why_s is not None:
+                    level.why_latencies.append(why_s)
         i += 1
         time.sleep(think_s * rng.uniform(0.5, 1.5))
 
@@ -174,12 +186,13 @@ def run_level(target, count: int, seconds: float, warmup_s: float, pid: int, bas
 
 
 def photo_table(levels: list[Level]) -> str:
-    rows = ["| visitors | photo answers | p50 s | p95 s | max s | Why + switch answers | errors | unanswered | RSS MB "
-            "| app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| visitors | photo answers | p50 s | p95 s | max s | Why + switch answers | Why p50 · p95 s | errors | unanswered "
+            "| RSS MB | app CPU (cores) | visitors' CPU (cores) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for lv in levels:
         extra = sum(lv.outcomes.values()) - len(lv.latencies)
+        why = f"{np.percentile(lv.why_latencies, 50):.2f} · {np.percentile(lv.why_latencies, 95):.2f}" if lv.why_latencies else "–"
         rows.append(f"| {lv.load} | {len(lv.latencies)} | {lv.pct(50):.2f} | {lv.pct(95):.2f} | {max(lv.latencies, default=float('nan')):.2f} "
-                    f"| {extra} | {lv.errors} | {lv.unanswered} | {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
+                    f"| {extra} | {why} | {lv.errors} | {lv.unanswered} | {lv.rss_mb:.0f} | {lv.app_cpu:.2f} | {lv.client_cpu:.2f} |")
     return "\n".join(rows)
 
 

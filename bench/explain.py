@@ -1,7 +1,9 @@
 """``python -m bench.explain --data ../shared/fer2013 --n 200``: are the page's explanations about the face, and do
 they differ where the evidence differs? On PublicTest faces (never PrivateTest), occlusion maps (``emotion.explain``,
 what the page shows) against the class-activation maps the model exports: the share of heat on the inner face, and,
-per predicted emotion, where the heat sits (eyes and brows, nose, mouth) and how alike the average maps are."""
+per predicted emotion, where the heat sits (eyes and brows, nose, mouth) and how alike the average maps are.
+``--stride 12 8`` compares patch spacings on the same faces: cost, the same figures, and how alike each face's map is
+to the first spacing's."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--n", type=int, default=200, help="PublicTest faces (a fixed random sample)")
     p.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
+    p.add_argument("--stride", type=int, nargs="+", default=[12], help="patch spacings, px (the first is the page's)")
     a = p.parse_args()
 
     clf = OnnxEmotionClassifier(a.model)
@@ -42,41 +45,46 @@ def main() -> None:
     x = preprocess_faces([images[i] for i in idx], clf.input_size)
     faces = np.clip(x[:, 0] * 255 + 0.5, 0, 255).astype(np.uint8)
     _, cams = clf.logits_and_cam(x)
-    by_class: dict[str, list[np.ndarray]] = defaultdict(list)
-    occ_inner, cam_inner, seconds = [], [], []
-    for k in tqdm(range(len(faces)), desc="occlusion maps", mininterval=5):
-        t0 = time.perf_counter()
-        e = occlusion(clf, faces[k])
-        seconds.append(time.perf_counter() - t0)
-        by_class[e.emotion].append(e.heat)
-        occ_inner.append(e.inner_share())
+    maps: dict[int, list] = {}
+    for stride in a.stride:
+        maps[stride] = []
+        for k in tqdm(range(len(faces)), desc=f"occlusion maps, stride {stride}", mininterval=5):
+            t0 = time.perf_counter()
+            e = occlusion(clf, faces[k], stride=stride)
+            maps[stride].append((e, time.perf_counter() - t0))
+    area = inner_share(np.ones((96, 96)))
+    first = maps[a.stride[0]]
+    cam_inner = []
+    for k, (e, _) in enumerate(first):
         c = cams[k, clf.classes.index(e.emotion)]
         c = np.asarray(Image.fromarray(np.maximum(c - c.min(), 0).astype(np.float32)).resize(e.heat.shape[::-1], Image.BILINEAR))
         cam_inner.append(inner_share(c))
-
-    area = inner_share(np.ones((96, 96)))
-    print(f"{len(faces)} PublicTest faces, model {a.model.split('/')[-1]}; occlusion: 16 px patches, stride 8 "
-          f"({121} views a face), median {np.median(seconds) * 1e3:.0f} ms a face on this machine")
+    print(f"{len(faces)} PublicTest faces, model {a.model.split('/')[-1]}; occlusion: 16 px patches")
     print()
-    print(f"| map | heat on the inner face (eyes, brows, nose, mouth: {area:.0%} of the crop) | grid |")
-    print("|---|---|---|")
-    print(f"| occlusion (the page) | {np.nanmean(occ_inner):.1%} | 11×11 patches, per pixel |")
-    print(f"| class activation (the model's own) | {np.nanmean(cam_inner):.1%} | {cams.shape[2]}×{cams.shape[3]} |")
-
-    print()
-    print("| predicted | faces | eyes+brows | nose | mouth |")
+    print(f"| map | views a face | median s a face (this machine) | heat on the inner face (eyes, brows, nose, mouth: "
+          f"{area:.0%} of the crop) | like stride {a.stride[0]}'s map (mean correlation) |")
     print("|---|---|---|---|---|")
-    means = {}
-    for emo in clf.classes:
-        maps = by_class.get(emo, [])
-        if not maps:
-            continue
-        m = np.mean(maps, axis=0)
-        means[emo] = m
-        print(f"| {emo} | {len(maps)} | " + " | ".join(f"{np.nanmean([share(h, r) for h in maps]):.0%}" for r in REGIONS.values()) + " |")
-    if "happy" in means and "neutral" in means:
-        corr = np.corrcoef(means["happy"].ravel(), means["neutral"].ravel())[0, 1]
-        print(f"\ncorrelation of the mean happy and mean neutral maps: {corr:.2f} (1 = the same map)")
+    for stride, got in maps.items():
+        corr = np.nanmean([np.corrcoef(e.heat.ravel(), f.heat.ravel())[0, 1] for (e, _), (f, _) in zip(got, first)])
+        print(f"| occlusion, stride {stride}{' (the page)' if stride == a.stride[0] else ''} | {got[0][0].views} "
+              f"| {np.median([s for _, s in got]):.2f} | {np.nanmean([e.inner_share() for e, _ in got]):.1%} | {corr:.2f} |")
+    print(f"| class activation (the model's own) | 1 | – | {np.nanmean(cam_inner):.1%} | – |")
+    for stride, got in maps.items():
+        by_class: dict[str, list[np.ndarray]] = defaultdict(list)
+        for e, _ in got:
+            by_class[e.emotion].append(e.heat)
+        print(f"\nstride {stride}:\n")
+        print("| predicted | faces | eyes+brows | nose | mouth |")
+        print("|---|---|---|---|---|")
+        means = {}
+        for emo in clf.classes:
+            if by_class.get(emo):
+                means[emo] = np.mean(by_class[emo], axis=0)
+                print(f"| {emo} | {len(by_class[emo])} | "
+                      + " | ".join(f"{np.nanmean([share(h, r) for h in by_class[emo]]):.0%}" for r in REGIONS.values()) + " |")
+        if "happy" in means and "neutral" in means:
+            corr = np.corrcoef(means["happy"].ravel(), means["neutral"].ravel())[0, 1]
+            print(f"\ncorrelation of the mean happy and mean neutral maps: {corr:.2f} (1 = the same map)")
 
 
 if __name__ == "__main__":

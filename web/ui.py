@@ -260,7 +260,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
         return annotated_, verdict_, probs_, why, raw_, i
 
     def explain_face(face: int | None, photo=None, model: str | None = None, request: gr.Request = None):
-        """"Why this emotion?" on request: an occlusion map of the chosen face (it costs ~120 classifications)."""
+        """"Why this emotion?" on request: an occlusion map of the chosen face (it costs ~65 classifications)."""
         if photo is None:
             gr.Warning("Upload a photo first: there is nothing to explain yet.", title="Nothing to explain")
             return None
