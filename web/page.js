@@ -69,21 +69,27 @@
     return setAttribute0.call(this, name, this instanceof HTMLImageElement && name === "src" ? localFor(value) : value);
   };
 
-  // Uploads: photos are made no larger than the server works with (DETAIL side, from web/server.py) before they
-  // leave the browser (a 12 MP phone photo: ~4 MB → well under 1 MB, upright, without its EXIF), and the bytes
-  // sent so far are shown where the answer will be.
-  const LIMITS = Object.assign({ maxImageBytes: 20 * 2 ** 20, sendSide: 2000 }, window.EMOTION_PAGE || {});
+  // Uploads: photos are made no larger than the server works with (DETAIL side, from web/server.py: the copy whose
+  // tiles find a group photo's small faces) before they leave the browser, upright and without their EXIF, as WebP
+  // where the browser writes it (a 12 MP phone photo: ~4 MB → ~0.2 MB; JPEG elsewhere: ~0.35 MB; the server takes
+  // both), and the bytes sent so far are shown where the answer will be.
+  const LIMITS = Object.assign({ maxImageBytes: 20 * 2 ** 20, sendSide: 2000, sendQuality: 0.8 }, window.EMOTION_PAGE || {});
   const SHRINKABLE = /^image\/(jpeg|png|webp)$/;
+  async function encode(canvas) {
+    const webp = await canvas.convertToBlob({ type: "image/webp", quality: LIMITS.sendQuality });
+    if (webp.type === "image/webp") return webp;  // (a browser without a WebP encoder answers a PNG)
+    return canvas.convertToBlob({ type: "image/jpeg", quality: LIMITS.sendQuality });
+  }
   async function shrink(file) {
     if (!(file instanceof Blob) || !SHRINKABLE.test(file.type) || file.size < 512 * 1024 || !window.createImageBitmap) return file;
+    if (typeof OffscreenCanvas === "undefined") return file;
     let bmp;
     try {
       bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
     } catch (e) {
       return file;  // not decodable here: the server says what is wrong with it
     }
-    const scale = LIMITS.sendSide / Math.max(bmp.width, bmp.height);
-    if (scale >= 1 || typeof OffscreenCanvas === "undefined") { bmp.close(); return file; }
+    const scale = Math.min(1, LIMITS.sendSide / Math.max(bmp.width, bmp.height));
     const w = Math.round(bmp.width * scale), h = Math.round(bmp.height * scale);
     const canvas = new OffscreenCanvas(w, h);
     const ctx = canvas.getContext("2d");
@@ -92,8 +98,15 @@
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(bmp, 0, 0, w, h);
     bmp.close();
-    const blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.9 });
-    return blob.size < file.size ? new File([blob], file.name, { type: "image/jpeg", lastModified: file.lastModified }) : file;
+    let blob;
+    try {
+      blob = await encode(canvas);
+    } catch (e) {
+      return file;
+    }
+    const ext = blob.type === "image/webp" ? "webp" : "jpg";
+    const name = `${(file.name || "photo").replace(/\.[^.]*$/, "")}.${ext}`;
+    return blob.size < file.size ? new File([blob], name, { type: blob.type, lastModified: file.lastModified }) : file;
   }
 
   let sendingFrom = null;  // the box a person last gave files to: its progress line shows the upload
