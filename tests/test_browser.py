@@ -815,6 +815,30 @@ def test_a_browser_without_a_webp_encoder_sends_a_jpeg_and_is_answered(browser, 
     assert len(sent[0]) < photo.stat().st_size / 5
 
 
+def test_a_loading_message_paints_before_gradios_stylesheet_and_scripts_arrive(browser, server, shots):
+    """Something to read from the first paint: with Gradio's stylesheet and scripts still on their way (held here, as a
+    slow connection holds them), the page has painted its loading message; once the app has mounted with its styles,
+    the message goes and the app shows (never unstyled in between)."""
+    held = []
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = ctx.new_page()
+    pg.route(re.compile(r"/assets/index-[\w-]+\.(css|js)$"), lambda route: held.append(route))
+    pg.goto(server["url"], wait_until="commit")
+    splash = pg.locator("#page-splash")
+    splash.wait_for(state="visible")
+    pg.wait_for_function("() => performance.getEntriesByName('first-contentful-paint').length > 0")
+    assert len(held) == 2 and "Loading" in splash.inner_text()
+    assert splash.get_attribute("role") == "status"
+    pg.screenshot(path=str(shots / "loading_phone.png"))
+    for route in held:
+        route.continue_()
+    pg.wait_for_selector("#photo-input")
+    splash.wait_for(state="hidden")
+    assert pg.evaluate("() => [...document.querySelectorAll('link[rel=stylesheet]')].every((l) => l.sheet && l.media !== 'print')")
+    assert pg.evaluate("() => getComputedStyle(document.querySelector('gradio-app')).visibility") == "visible"
+    ctx.close()
+
+
 def test_the_page_travels_compressed_and_its_assets_are_cached(server):
     """HTML and scripts gzipped; Gradio's content-hashed files cached for a year; the queue's event stream never
     compressed (it would hold answers back)."""

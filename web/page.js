@@ -432,13 +432,29 @@
     next.focus();
   }, true);
 
+  // The app shows (and the loading message of web/delivery.py goes) once it has mounted with every stylesheet
+  // applied (they load without blocking the first paint; one that fails to load holds nothing back).
+  const loaded = (l) => (l.sheet && l.media !== "print") || l.dataset.failed === "1";
+  function markReady() {
+    if (document.querySelector("#photo-input") && [...document.querySelectorAll("link[rel=stylesheet]")].every(loaded)) {
+      document.documentElement.classList.add("page-ready");
+    }
+  }
+  document.addEventListener("load", (ev) => { if (ev.target.matches && ev.target.matches("link")) setTimeout(markReady, 0); }, true);
+  document.addEventListener("error", (ev) => {
+    if (ev.target.matches && ev.target.matches("link[rel=stylesheet]")) {
+      ev.target.dataset.failed = "1";
+      markReady();
+    }
+  }, true);
+
   let scheduled = false;
   new MutationObserver(() => {
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      if (document.querySelector("#photo-input")) document.documentElement.classList.add("page-ready");
+      markReady();
       follow("#verdict", ".verdict");
       follow("#video-verdict", ".verdict");
       follow("#snap-verdict", ".verdict");
