@@ -326,8 +326,8 @@ def test_the_api_panel_offers_the_working_mcp_tool_and_the_python_client(page):
 
 
 def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
-    """Item 12: the API page's Python snippet for /predict and its REST command run as copied against this server
-    (its own example photo, no web address), and the page names POST /api/predict."""
+    """Item 12: the API page's Python and cURL snippets for /predict and its REST command run as copied against this
+    server (its own example photo, no web address), and the page names POST /api/predict."""
     import subprocess
     import sys
 
@@ -346,6 +346,16 @@ def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
     if shutil.which("curl"):
         run = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60, env=env)
         assert json.loads(run.stdout)["faces"][0]["emotion"] == "happy", run.stdout + run.stderr
+        # Gradio's own cURL snippet for /predict (its two requests: the event id of the POST, then the GET of its
+        # answer), pasted into bash: the id must survive to the second command.
+        panel.locator("li.snippet", has_text="cURL").first.click()
+        shown = panel.locator(".endpoint-container", has_text="/predict").first.locator("pre", has_text="curl -X POST").first
+        shown.wait_for(state="visible")
+        snippet = shown.inner_text()
+        assert "/call/predict/$EVENT_ID" in snippet and "http" not in snippet.replace(server["url"], "")
+        run = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=60, env=env)
+        assert "event: complete" in run.stdout and '"emotion": "happy"' in run.stdout, snippet + run.stdout + run.stderr
+        panel.locator("li.snippet", has_text="Python").first.click()
     panel.locator(".banner-wrap > button").first.click()
     panel.wait_for(state="detached")
 

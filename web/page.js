@@ -204,6 +204,25 @@
     }
   }, true);
 
+  // "Use via API" › cURL: Gradio's command pipes the event id into `read EVENT_ID`, which bash runs in a subshell (the
+  // id is gone by the next command: the GET fetches nothing). The panel shows (and copies) `EVENT_ID=$(…)` instead,
+  // which every shell keeps. Changed in the API description the panel is built from, so the text shown, the copy
+  // button and the "copy as Markdown" page all carry the same command.
+  const READ_EVENT_ID = /^curl -X POST ([\s\S]*?) \\\n\s*\| read EVENT_ID; /m;
+  const runnableCurl = (cmd) => (typeof cmd === "string" ? cmd.replace(READ_EVENT_ID, "EVENT_ID=$(curl -X POST $1); ") : cmd);
+  async function runnableSnippets(r) {
+    if (!r.ok) return r;
+    try {
+      const info = await r.clone().json();
+      ["named_endpoints", "unnamed_endpoints"].forEach((k) => Object.values(info[k] || {}).forEach((ep) => {
+        if (ep && ep.code_snippets) ep.code_snippets.bash = runnableCurl(ep.code_snippets.bash);
+      }));
+      return new Response(JSON.stringify(info), { status: r.status, statusText: r.statusText, headers: r.headers });
+    } catch (e) {
+      return r;  // not the description expected: shown as Gradio made it
+    }
+  }
+
   // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving can close them, and send none while
   // the live camera is not on screen.
   const mcpServer = () => !!(window.gradio_config && window.gradio_config.mcp_server);
@@ -217,6 +236,7 @@
     if (/\/gradio_api\/upload(\?|$)/.test(url) && init && init.body instanceof FormData) {
       return sendFiles(input, init);
     }
+    if (/\/gradio_api\/info(\?|$)/.test(url)) return fetch0(input, init).then(runnableSnippets);
     const m = url.match(/\/gradio_api\/stream\/([0-9a-f]+)(\/close)?$/);
     if (m && !m[2]) {
       if (!liveShown()) {
