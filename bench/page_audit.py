@@ -144,7 +144,11 @@ class RequestLog:
         if self.t0 is None:  # the browser's clock starts here; the time before (reading, shrinking) on ours
             self.t0, self.before_s = ev["timestamp"], time.perf_counter() - self.started
         req = ev["request"]
-        self.reqs[ev["requestId"]] = {"what": f"{req['method']} {req['url'].split('/', 3)[-1][:60]}",
+        url = req["url"]
+        what = ("data: URL (a picture inline in the answer)" if url.startswith("data:") else
+                "blob: URL (the photo's copy in the page)" if url.startswith("blob:") else
+                f"{req['method']} {url.split('/', 3)[-1][:60]}")
+        self.reqs[ev["requestId"]] = {"what": what,
                                       "start": ev["timestamp"]}
 
     def _head(self, ev):
@@ -283,6 +287,13 @@ def table(results: dict[str, dict]) -> str:
     row("axe critical (rules, summed over 32 tab×viewport×scheme)", lambda r: sum(len(v["critical"]) for v in r["axe"].values()))
     row("axe serious (rules, summed)", lambda r: sum(len(v["serious"]) for v in r["axe"].values()))
     row("axe views with any critical/serious", lambda r: sum(1 for v in r["axe"].values() if v["critical"] or v["serious"]))
+    for n in names:
+        steps = results[n].get("fast3g", {}).get("photo_steps")
+        if steps:
+            lines += ["", f"Fast 3G photo answer, request by request ({n}; seconds from choosing the photo):", "",
+                      "| request | start | first byte | end | bytes received |", "|---|---|---|---|---|"]
+            lines += [f"| {r['request']} | {r['start_s']} | {r['first_byte_s'] if r['first_byte_s'] is not None else ''} | "
+                      f"{r['end_s'] if r['end_s'] is not None else ''} | {r['received_bytes']} |" for r in steps]
     return "\n".join(lines)
 
 
