@@ -129,6 +129,62 @@ def axe_audit(browser, url: str) -> dict:
     return out
 
 
+class RequestLog:
+    """Every request of the page from now on, as the browser's network clock saw it: where an answer's seconds go."""
+
+    def __init__(self, cdp):
+        self.t0, self.started, self.before_s = None, time.perf_counter(), 0.0
+        self.reqs: dict[str, dict] = {}
+        cdp.on("Network.requestWillBeSent", self._sent)
+        cdp.on("Network.responseReceived", self._head)
+        cdp.on("Network.dataReceived", self._data)
+        cdp.on("Network.loadingFinished", self._done)
+
+    def _sent(self, ev):
+        if self.t0 is None:  # the browser's clock starts here; the time before (reading, shrinking) on ours
+            self.t0, self.before_s = ev["timestamp"], time.perf_counter() - self.started
+        req = ev["request"]
+        url = req["url"]
+        what = ("data: URL (a picture inline in the answer)" if url.startswith("data:") else
+                "blob: URL (the photo's copy in the page)" if url.startswith("blob:") else
+                f"{req['method']} {url.split('/', 3)[-1][:60]}")
+        self.reqs[ev["requestId"]] = {"what": what,
+                                      "start": ev["timestamp"]}
+
+    def _head(self, ev):
+        r = self.reqs.get(ev["requestId"])
+        if r is not None:
+            r["first_byte"] = ev["timestamp"]
+
+    def _data(self, ev):
+        r = self.reqs.get(ev["requestId"])
+        if r is not None and "first_byte" in r:
+            r["last_data"] = ev["timestamp"]
+            r["received_bytes"] = r.get("received_bytes", 0) + ev.get("encodedDataLength", 0)
+
+    def _done(self, ev):
+        r = self.reqs.get(ev["requestId"])
+        if r is not None:
+            r["end"], r["received_bytes"] = ev["timestamp"], ev.get("encodedDataLength", 0)
+
+    def rows(self, answered_s: float) -> list[dict]:
+        """One row per request: seconds from the photo's choice to its start, its first byte back and its end (an
+        event stream still open when the answer showed ends with its last data); the first row is the time in the
+        page before the first request (the photo read and shrunk)."""
+        out = [{"request": "(in the page before the first request)", "start_s": 0.0, "first_byte_s": None,
+                "end_s": round(self.before_s, 2), "received_bytes": 0}]
+        if self.t0 is None:
+            return out
+        for r in sorted(self.reqs.values(), key=lambda r: r["start"]):
+            end = r.get("end", r.get("last_data"))
+            at = lambda t: round(t - self.t0 + self.before_s, 2)  # noqa: E731
+            out.append({"request": r["what"], "start_s": at(r["start"]),
+                        "first_byte_s": at(r["first_byte"]) if "first_byte" in r else None,
+                        "end_s": at(end) if end else None, "received_bytes": r.get("received_bytes", 0)})
+        return out + [{"request": "(the verdict shown)", "start_s": round(answered_s, 2), "first_byte_s": None,
+                       "end_s": round(answered_s, 2), "received_bytes": 0}]
+
+
 def fast_3g(browser, url: str, photo: Path) -> dict:
     """Page load and a 12 MP photo's answer over Fast 3G: seconds, and the bytes sent and received."""
     ctx = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
@@ -175,12 +231,20 @@ def fast_3g(browser, url: str, photo: Path) -> dict:
         route.continue_()
 
     pg.route("**/gradio_api/upload*", count_upload)
+    steps = RequestLog(cdp)
+    t0 = time.perf_counter()
     seconds = answer(pg, photo, timeout_ms=300_000)
+    pg.wait_for_function("() => { const i = document.querySelector('#annotated img');"
+                         " return i && i.complete && i.naturalWidth > 0; }")  # the photo with its faces boxed
+    boxed = time.perf_counter() - t0
+    breakdown = steps.rows(answered_s=seconds)
     ctx.close()
     return {"first_paint_s": round(first_paint / 1000, 1) if first_paint else None, "page_ready_s": round(ready, 1), "reload_ready_s": round(reload_ready, 1),
             "first_load_bytes": first["bytes"], "first_load_requests": first["requests"],
             "reload_bytes": again["bytes"], "reload_requests": again["requests"],
-            "photo_bytes": photo.stat().st_size, "photo_answer_s": round(seconds, 1), "photo_upload_bytes": sent["bytes"]}
+            "photo_bytes": photo.stat().st_size, "photo_answer_s": round(seconds, 1), "photo_boxed_s": round(boxed, 1),
+            "photo_upload_bytes": sent["bytes"],
+            "photo_steps": breakdown}
 
 
 def audit(app_dir: Path, parts: list[str]) -> dict:
@@ -218,11 +282,18 @@ def table(results: dict[str, dict]) -> str:
     for vp in ("1366x768", "1280x720"):
         row(f"verdict bottom y at {vp} (fold {vp.split('x')[1]})", lambda r, vp=vp: r["fold"][vp]["verdict_bottom_y"])
     for k in ("first_paint_s", "page_ready_s", "reload_ready_s", "first_load_bytes", "first_load_requests", "reload_bytes",
-              "reload_requests", "photo_bytes", "photo_upload_bytes", "photo_answer_s"):
+              "reload_requests", "photo_bytes", "photo_upload_bytes", "photo_answer_s", "photo_boxed_s"):
         row(f"Fast 3G {k}", lambda r, k=k: r["fast3g"][k])
     row("axe critical (rules, summed over 32 tab×viewport×scheme)", lambda r: sum(len(v["critical"]) for v in r["axe"].values()))
     row("axe serious (rules, summed)", lambda r: sum(len(v["serious"]) for v in r["axe"].values()))
     row("axe views with any critical/serious", lambda r: sum(1 for v in r["axe"].values() if v["critical"] or v["serious"]))
+    for n in names:
+        steps = results[n].get("fast3g", {}).get("photo_steps")
+        if steps:
+            lines += ["", f"Fast 3G photo answer, request by request ({n}; seconds from choosing the photo):", "",
+                      "| request | start | first byte | end | bytes received |", "|---|---|---|---|---|"]
+            lines += [f"| {r['request']} | {r['start_s']} | {r['first_byte_s'] if r['first_byte_s'] is not None else ''} | "
+                      f"{r['end_s'] if r['end_s'] is not None else ''} | {r['received_bytes']} |" for r in steps]
     return "\n".join(lines)
 
 

@@ -194,10 +194,10 @@ def test_the_preview_is_served_from_memory_and_the_upload_is_gone(page, server, 
         _upload(page, tmp_path / name if name.startswith("IMG") else EXAMPLES / name)
         page.wait_for_selector("#verdict .verdict-conf", timeout=90_000)
         page.wait_for_function("() => { const i = document.querySelector('#photo-input img');"
-                               " return i && i.src.startsWith('data:image/jpeg') && i.complete && i.naturalWidth > 0; }")
+                               " return i && i.src.startsWith('data:image/') && i.complete && i.naturalWidth > 0; }")
         page.wait_for_function("() => !document.querySelector('#verdict .pending, #verdict .wrap.generating')")
-    assert not [p for p in server["temp"].rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg")
-                and p.name in ("IMG_0002.jpg", "astronaut.jpg")]
+    assert not [p for p in server["temp"].rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".webp")
+                and p.stem in ("IMG_0002", "astronaut")]  # (sent as WebP when shrunk in the browser)
     assert "FileNotFoundError" not in server["log"].read_text()
     assert fetched_back == []
 
@@ -326,8 +326,8 @@ def test_the_api_panel_offers_the_working_mcp_tool_and_the_python_client(page):
 
 
 def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
-    """Item 12: the API page's Python snippet for /predict and its REST command run as copied against this server
-    (its own example photo, no web address), and the page names POST /api/predict."""
+    """Item 12: the API page's Python and cURL snippets for /predict and its REST command run as copied against this
+    server (its own example photo, no web address), and the page names POST /api/predict."""
     import subprocess
     import sys
 
@@ -346,6 +346,16 @@ def test_the_api_page_snippets_run_as_shown(page, server, tmp_path):
     if shutil.which("curl"):
         run = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60, env=env)
         assert json.loads(run.stdout)["faces"][0]["emotion"] == "happy", run.stdout + run.stderr
+        # Gradio's own cURL snippet for /predict (its two requests: the event id of the POST, then the GET of its
+        # answer), pasted into bash: the id must survive to the second command.
+        panel.locator("li.snippet", has_text="cURL").first.click()
+        shown = panel.locator(".endpoint-container", has_text="/predict").first.locator("pre", has_text="curl -X POST").first
+        shown.wait_for(state="visible")
+        snippet = shown.inner_text()
+        assert "/call/predict/$EVENT_ID" in snippet and "http" not in snippet.replace(server["url"], "")
+        run = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=60, env=env)
+        assert "event: complete" in run.stdout and '"emotion": "happy"' in run.stdout, snippet + run.stdout + run.stderr
+        panel.locator("li.snippet", has_text="Python").first.click()
     panel.locator(".banner-wrap > button").first.click()
     panel.wait_for(state="detached")
 
@@ -736,6 +746,106 @@ def test_a_12_mp_photo_is_shrunk_in_the_browser_and_its_sending_is_shown(browser
     pg.wait_for_selector("#verdict .verdict-conf", timeout=120_000)
     assert float(re.search(r"([\d.]+) MB", sending).group(1)) < 1.2, sending
     assert "Neutral" in pg.locator("#verdict").inner_text() or "confidence" in pg.locator("#verdict").inner_text()
+    ctx.close()
+
+
+def _sent_files(route, sent: list[bytes]) -> None:
+    """The files of an upload request as the browser sent them (the multipart body's parts)."""
+    if route.request.method != "POST":  # (Gradio's upload_progress)
+        route.continue_()
+        return
+    body = route.request.post_data_buffer or b""
+    boundary = re.search(rb"boundary=([^;]+)", route.request.headers.get("content-type", "").encode()).group(1)
+    for part in body.split(b"--" + boundary):
+        head, _, data = part.partition(b"\r\n\r\n")
+        if b'name="files"' in head:
+            sent.append(data[:-2])  # less the CRLF before the next boundary
+    route.continue_()
+
+
+def test_a_group_photo_is_sent_at_the_working_size_and_its_small_faces_are_still_found(page, tmp_path):
+    """A 12 MP group photo leaves the browser no larger than the sharpest copy the server works with (its detail side:
+    the tiles that find small faces), as WebP (Chromium writes it), a fraction of its bytes; and every one of its 12
+    faces, 80–300 px in the original, is still found in what was sent (at 1600 px only 9 or 10 are)."""
+    import io
+
+    from PIL import Image
+
+    from bench.group_photo import make_group_photo
+    from emotion.faces import DETAIL_MAX_SIDE
+
+    group = make_group_photo()  # 4000×3000, 12 faces of 80–300 px (issue 11's photo)
+    photo = tmp_path / "IMG_GROUP.jpg"
+    photo.write_bytes(group.jpeg)
+    sent: list[bytes] = []
+    _fresh(page)
+    page.route("**/gradio_api/upload*", lambda route: _sent_files(route, sent))
+    try:
+        _upload(page, photo)
+        page.wait_for_selector("#verdict .verdict-conf", timeout=120_000)
+    finally:
+        page.unroute("**/gradio_api/upload*")
+    assert len(sent) == 1
+    im = Image.open(io.BytesIO(sent[0]))
+    assert (im.format, max(im.size)) == ("WEBP", DETAIL_MAX_SIDE), (im.format, im.size)
+    assert im.size[0] / im.size[1] == pytest.approx(4 / 3, abs=0.01)
+    assert len(sent[0]) < len(group.jpeg) / 5, (len(sent[0]), len(group.jpeg))
+    verdict = page.locator("#verdict").inner_text()  # the group's headline counts every face found
+    assert re.search(r"\b12 faces:", verdict), verdict
+
+
+NO_WEBP_ENCODER = """(() => {  // as Safari: asked for WebP, the canvas answers a PNG
+  const toBlob = OffscreenCanvas.prototype.convertToBlob;
+  OffscreenCanvas.prototype.convertToBlob = function (o) {
+    return toBlob.call(this, o && o.type === "image/webp" ? { type: "image/png" } : o);
+  };
+})();"""
+
+
+def test_a_browser_without_a_webp_encoder_sends_a_jpeg_and_is_answered(browser, server, tmp_path):
+    """Where the canvas cannot write WebP, the shrunk photo goes as JPEG (never a PNG larger than the original)."""
+    import io
+
+    from PIL import Image
+
+    from bench.page_audit import twelve_mp_photo
+    from emotion.faces import DETAIL_MAX_SIDE
+
+    photo = twelve_mp_photo(tmp_path / "IMG_12MP.jpg")
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    ctx.add_init_script(NO_WEBP_ENCODER)
+    pg = open_page(ctx, server["url"])
+    sent: list[bytes] = []
+    pg.route("**/gradio_api/upload*", lambda route: _sent_files(route, sent))
+    _upload(pg, photo)
+    pg.wait_for_selector("#verdict .verdict-conf", timeout=120_000)
+    ctx.close()
+    im = Image.open(io.BytesIO(sent[0]))
+    assert (im.format, max(im.size)) == ("JPEG", DETAIL_MAX_SIDE), (im.format, im.size)
+    assert len(sent[0]) < photo.stat().st_size / 5
+
+
+def test_a_loading_message_paints_before_gradios_stylesheet_and_scripts_arrive(browser, server, shots):
+    """Something to read from the first paint: with Gradio's stylesheet and scripts still on their way (held here, as a
+    slow connection holds them), the page has painted its loading message; once the app has mounted with its styles,
+    the message goes and the app shows (never unstyled in between)."""
+    held = []
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = ctx.new_page()
+    pg.route(re.compile(r"/assets/index-[\w-]+\.(css|js)$"), lambda route: held.append(route))
+    pg.goto(server["url"], wait_until="commit")
+    splash = pg.locator("#page-splash")
+    splash.wait_for(state="visible")
+    pg.wait_for_function("() => performance.getEntriesByName('first-contentful-paint').length > 0")
+    assert len(held) == 2 and "Loading" in splash.inner_text()
+    assert splash.get_attribute("role") == "status"
+    pg.screenshot(path=str(shots / "loading_phone.png"))
+    for route in held:
+        route.continue_()
+    pg.wait_for_selector("#photo-input")
+    splash.wait_for(state="hidden")
+    assert pg.evaluate("() => [...document.querySelectorAll('link[rel=stylesheet]')].every((l) => l.sheet && l.media !== 'print')")
+    assert pg.evaluate("() => getComputedStyle(document.querySelector('gradio-app')).visibility") == "visible"
     ctx.close()
 
 

@@ -393,3 +393,17 @@ def test_the_about_tab_names_the_models_class_priors():
                           "temperature": 0.93, "logit_offset": {"fear": 0.6, "surprise": 0.6}})
     assert "Class priors (added to the scores, chosen on validation photos): fear +0.6, surprise +0.6" in text
     assert "Class priors" not in model_info_md({"architecture": "lite0", "logit_offset": {}})
+
+
+def test_the_page_gets_its_loading_message_and_stylesheets_that_do_not_block_painting():
+    """web.delivery.with_splash: the message first in <body>; a stylesheet link loads as "print" until it has arrived
+    (one with its own media is left alone); a response that is not a page passes unchanged."""
+    from web.delivery import with_splash
+
+    page = (b'<html><head><link rel="stylesheet" crossorigin href="./assets/a.css"><link rel="stylesheet" href="p.css" '
+            b'media="print"></head><body style="x"><gradio-app></gradio-app></body></html>')
+    out = with_splash(page, '<div id="page-splash">Loading</div>')
+    assert out.index(b'<div id="page-splash">') > out.index(b"<body") and out.index(b'<div id="page-splash">') < out.index(b"<gradio-app")
+    assert b'href="./assets/a.css" media="print" onload="this.media=\'all\'">' in out
+    assert out.count(b' media="') == 2 and b'href="p.css" media="print">' in out
+    assert with_splash(b'{"not": "a page"}', "<div>Loading</div>") == b'{"not": "a page"}'

@@ -46,7 +46,8 @@ class ImageBytes(gr.Image):
         """A ``data:image/…`` URL is shown inline, never written to disk (the Upload tab's preview once the upload
         itself has been read and deleted); anything else as ``gr.Image`` shows it."""
         if isinstance(value, str) and value.startswith("data:image/"):
-            return ImageData(url=value, orig_name="photo.jpg", mime_type=value[5:value.index(";")] if ";" in value else None)
+            mime = value[5:value.index(";")] if ";" in value else "image/jpeg"
+            return ImageData(url=value, orig_name=f"photo.{mime.split('/')[1]}", mime_type=mime)
         return super().postprocess(value)
 
 

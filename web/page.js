@@ -69,21 +69,27 @@
     return setAttribute0.call(this, name, this instanceof HTMLImageElement && name === "src" ? localFor(value) : value);
   };
 
-  // Uploads: photos are made no larger than the server works with (DETAIL side, from web/server.py) before they
-  // leave the browser (a 12 MP phone photo: ~4 MB → well under 1 MB, upright, without its EXIF), and the bytes
-  // sent so far are shown where the answer will be.
-  const LIMITS = Object.assign({ maxImageBytes: 20 * 2 ** 20, sendSide: 2000 }, window.EMOTION_PAGE || {});
+  // Uploads: photos are made no larger than the server works with (DETAIL side, from web/server.py: the copy whose
+  // tiles find a group photo's small faces) before they leave the browser, upright and without their EXIF, as WebP
+  // where the browser writes it (a 12 MP phone photo: ~4 MB → ~0.2 MB; JPEG elsewhere: ~0.35 MB; the server takes
+  // both), and the bytes sent so far are shown where the answer will be.
+  const LIMITS = Object.assign({ maxImageBytes: 20 * 2 ** 20, sendSide: 2000, sendQuality: 0.8 }, window.EMOTION_PAGE || {});
   const SHRINKABLE = /^image\/(jpeg|png|webp)$/;
+  async function encode(canvas) {
+    const webp = await canvas.convertToBlob({ type: "image/webp", quality: LIMITS.sendQuality });
+    if (webp.type === "image/webp") return webp;  // (a browser without a WebP encoder answers a PNG)
+    return canvas.convertToBlob({ type: "image/jpeg", quality: LIMITS.sendQuality });
+  }
   async function shrink(file) {
     if (!(file instanceof Blob) || !SHRINKABLE.test(file.type) || file.size < 512 * 1024 || !window.createImageBitmap) return file;
+    if (typeof OffscreenCanvas === "undefined") return file;
     let bmp;
     try {
       bmp = await createImageBitmap(file, { imageOrientation: "from-image" });
     } catch (e) {
       return file;  // not decodable here: the server says what is wrong with it
     }
-    const scale = LIMITS.sendSide / Math.max(bmp.width, bmp.height);
-    if (scale >= 1 || typeof OffscreenCanvas === "undefined") { bmp.close(); return file; }
+    const scale = Math.min(1, LIMITS.sendSide / Math.max(bmp.width, bmp.height));
     const w = Math.round(bmp.width * scale), h = Math.round(bmp.height * scale);
     const canvas = new OffscreenCanvas(w, h);
     const ctx = canvas.getContext("2d");
@@ -92,8 +98,15 @@
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(bmp, 0, 0, w, h);
     bmp.close();
-    const blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.9 });
-    return blob.size < file.size ? new File([blob], file.name, { type: "image/jpeg", lastModified: file.lastModified }) : file;
+    let blob;
+    try {
+      blob = await encode(canvas);
+    } catch (e) {
+      return file;
+    }
+    const ext = blob.type === "image/webp" ? "webp" : "jpg";
+    const name = `${(file.name || "photo").replace(/\.[^.]*$/, "")}.${ext}`;
+    return blob.size < file.size ? new File([blob], name, { type: blob.type, lastModified: file.lastModified }) : file;
   }
 
   let sendingFrom = null;  // the box a person last gave files to: its progress line shows the upload
@@ -191,6 +204,25 @@
     }
   }, true);
 
+  // "Use via API" › cURL: Gradio's command pipes the event id into `read EVENT_ID`, which bash runs in a subshell (the
+  // id is gone by the next command: the GET fetches nothing). The panel shows (and copies) `EVENT_ID=$(…)` instead,
+  // which every shell keeps. Changed in the API description the panel is built from, so the text shown, the copy
+  // button and the "copy as Markdown" page all carry the same command.
+  const READ_EVENT_ID = /^curl -X POST ([\s\S]*?) \\\n\s*\| read EVENT_ID; /m;
+  const runnableCurl = (cmd) => (typeof cmd === "string" ? cmd.replace(READ_EVENT_ID, "EVENT_ID=$(curl -X POST $1); ") : cmd);
+  async function runnableSnippets(r) {
+    if (!r.ok) return r;
+    try {
+      const info = await r.clone().json();
+      ["named_endpoints", "unnamed_endpoints"].forEach((k) => Object.values(info[k] || {}).forEach((ep) => {
+        if (ep && ep.code_snippets) ep.code_snippets.bash = runnableCurl(ep.code_snippets.bash);
+      }));
+      return new Response(JSON.stringify(info), { status: r.status, statusText: r.statusText, headers: r.headers });
+    } catch (e) {
+      return r;  // not the description expected: shown as Gradio made it
+    }
+  }
+
   // Live frames go to /gradio_api/stream/<event id>; remember the ids so leaving can close them, and send none while
   // the live camera is not on screen.
   const mcpServer = () => !!(window.gradio_config && window.gradio_config.mcp_server);
@@ -204,6 +236,7 @@
     if (/\/gradio_api\/upload(\?|$)/.test(url) && init && init.body instanceof FormData) {
       return sendFiles(input, init);
     }
+    if (/\/gradio_api\/info(\?|$)/.test(url)) return fetch0(input, init).then(runnableSnippets);
     const m = url.match(/\/gradio_api\/stream\/([0-9a-f]+)(\/close)?$/);
     if (m && !m[2]) {
       if (!liveShown()) {
@@ -419,13 +452,29 @@
     next.focus();
   }, true);
 
+  // The app shows (and the loading message of web/delivery.py goes) once it has mounted with every stylesheet
+  // applied (they load without blocking the first paint; one that fails to load holds nothing back).
+  const loaded = (l) => (l.sheet && l.media !== "print") || l.dataset.failed === "1";
+  function markReady() {
+    if (document.querySelector("#photo-input") && [...document.querySelectorAll("link[rel=stylesheet]")].every(loaded)) {
+      document.documentElement.classList.add("page-ready");
+    }
+  }
+  document.addEventListener("load", (ev) => { if (ev.target.matches && ev.target.matches("link")) setTimeout(markReady, 0); }, true);
+  document.addEventListener("error", (ev) => {
+    if (ev.target.matches && ev.target.matches("link[rel=stylesheet]")) {
+      ev.target.dataset.failed = "1";
+      markReady();
+    }
+  }, true);
+
   let scheduled = false;
   new MutationObserver(() => {
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      if (document.querySelector("#photo-input")) document.documentElement.classList.add("page-ready");
+      markReady();
       follow("#verdict", ".verdict");
       follow("#video-verdict", ".verdict");
       follow("#snap-verdict", ".verdict");

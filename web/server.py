@@ -26,7 +26,7 @@ from web.rest import docs_router, router
 from web.service import EmotionService
 from web.shape import RequestShape
 from web.ui import EXAMPLES_DIR, build_ui, event_rules
-from web.ui_text import CSS
+from web.ui_text import CSS, SPLASH_HTML
 from web.uploads import UploadStore
 
 
@@ -74,10 +74,7 @@ def page_head(config: ServerConfig) -> str:
     from web.components import EXAMPLE_PHOTO
 
     limits = json.dumps({"maxImageBytes": config.max_image_bytes, "sendSide": DETAIL_MAX_SIDE, "examplePhoto": EXAMPLE_PHOTO})
-    # Something to read from the first paint (Gradio's page is blank until its scripts have loaded: seconds on 3G).
-    loading = ("<style>html:not(.page-ready) body::before{content:'Loading the emotion recognizer…';display:block;"
-               "padding:2rem 1rem;text-align:center;font:1.1rem system-ui,sans-serif;color:#3f3f46}</style>")
-    return (f"{loading}<script>window.EMOTION_PAGE = {limits};</script>"
+    return (f"<script>window.EMOTION_PAGE = {limits};</script>"
             f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>")
 
 
@@ -144,7 +141,7 @@ def create_app(service: EmotionService, config: ServerConfig):
     demo.has_launched = True
     BoundedBacklog(demo._queue, ttl_s=config.unread_ttl_s).install()  # answers nobody reads are not kept for ever
     guarded = RequestGuard(
-        deliver(app, str(EXAMPLES_DIR)), rules_by_fn=event_rules(demo, config.max_batch),
+        deliver(app, str(EXAMPLES_DIR), SPLASH_HTML), rules_by_fn=event_rules(demo, config.max_batch),
         fn_by_api_name={fn.api_name: i for i, fn in demo.fns.items() if fn.api_name},
         read_roots=[gradio_temp_dir(), EXAMPLES_DIR], queue_events=lambda: list(demo._queue.event_ids_to_events.values()),
         queue_size=config.queue_size, max_json_bytes=config.max_json_bytes, max_image_json_bytes=config.max_image_json_bytes,

@@ -33,8 +33,9 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = [str(EXAMPLES_DIR / f) for f in ("astronaut.jpg", "grace_hopper.jpg", "chelsea.jpg")]
 LIVE_PREVIEW_SIDE = 480  # the live view is sent back inline (never a file), so it is kept small
 LIVE_SHED_NOTE = " · {model} model (many cameras live)"  # service.live_model moved this frame to the fast model
-PREVIEW_SIDE = 800  # the Upload tab's photo, shown back inline once read: ~150 KB, not the 1.2 MB of 1280 px at q88
-PREVIEW_QUALITY = 82  # (every answer carries it, and Gradio keeps answers until the page reads them)
+PREVIEW_SIDE = 800  # the Upload tab's photo, shown back inline once read: ~50 KB, not the 1.2 MB of 1280 px at q88
+PREVIEW_QUALITY = 80  # WebP (half a JPEG's bytes: every answer carries it, before its verdict shows, and Gradio keeps
+PREVIEW_FORMAT = "WEBP"  # answers until the page reads them); the live view stays JPEG (10 a second: 1 ms, not 14)
 SHOWABLE_ERRORS = ("no_face_detected", "image_too_small", "multiple_faces")  # a valid photo, without an answer
 
 
@@ -51,13 +52,13 @@ def _is_example(path: str) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(EXAMPLES_DIR)
 
 
-def _data_url(rgb, side: int = LIVE_PREVIEW_SIDE, quality: int = 80) -> str:
-    """A JPEG as a data URL: shown on the page without ever being written to disk."""
+def _data_url(rgb, side: int = LIVE_PREVIEW_SIDE, quality: int = 80, fmt: str = "JPEG") -> str:
+    """A JPEG (or WebP) as a data URL: shown on the page without ever being written to disk."""
     im = Image.fromarray(rgb)
     im.thumbnail((side, side), Image.Resampling.BILINEAR)  # half the time of the default bicubic (bench.capacity's profile)
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    im.save(buf, fmt, quality=quality, **({"method": 2} if fmt == "WEBP" else {}))  # WebP's method 2: 14 ms, 4 % larger than 4's 34
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def _note(text: str) -> str:
@@ -178,7 +179,7 @@ def build_ui(service: EmotionService, config: ServerConfig, uploads: UploadStore
                 rgb = validate_image(data, config.max_image_bytes).rgb
             except Exception:  # noqa: BLE001 - no preview is better than no answer
                 rgb = None
-        return _data_url(rgb, PREVIEW_SIDE, PREVIEW_QUALITY) if rgb is not None else gr.skip()
+        return _data_url(rgb, PREVIEW_SIDE, PREVIEW_QUALITY, PREVIEW_FORMAT) if rgb is not None else gr.skip()
 
     def answer(image, model: str, session: str | None, client: str, source: str | None = None):
         """A photo → (result, the bytes read, where they came from); the result is kept for the session."""

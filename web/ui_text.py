@@ -17,6 +17,9 @@ VERDICT_HINT = ('<div class="verdict-hint">Your answer shows here: add a photo (
                 'click an example.</div>')
 
 # Where web/page.js says how much of an upload has been sent (empty, and taking no room, the rest of the time).
+# The first thing on screen (web/delivery.py puts it atop the page; Gradio's app takes a few seconds on a slow phone).
+SPLASH_HTML = ('<div id="page-splash" role="status"><strong>Facial emotion recognition</strong>'
+               '<small>Loading the page… (a few seconds on a slow connection)</small></div>')
 SEND_STATUS = '<div class="send-status" role="status" aria-live="polite"></div>'
 
 ABOUT_MD = """## How it works
