@@ -122,3 +122,19 @@ def test_explanations_leave_a_pipeline_slot_for_photos(recognizer, monkeypatch):
     for t in whys:
         t.join(timeout=10)
     assert len(running) == 2
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+def test_a_waiting_why_never_holds_a_photo_worker(recognizer, tmp_path, concurrency):
+    """The page's "Why" queues in its own Gradio group, one narrower than the pipeline: it never waits for the
+    service's explanation slot inside a worker that photos queue for."""
+    from web.config import ServerConfig
+    from web.ui import build_ui
+    from web.uploads import UploadStore
+
+    demo = build_ui(EmotionService(recognizer, concurrency=concurrency), ServerConfig(concurrency=concurrency),
+                    UploadStore(tmp_path, 2**20))
+    groups = {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
+    assert groups["explain_face"] == ("explain", max(1, concurrency - 1))
+    for photo_event in ("analyse_upload", "analyse_example", "reanswer", "analyse_frame", "api_predict"):
+        assert groups[photo_event] == ("pipeline", concurrency)
