@@ -19,3 +19,4 @@ $PY -m bench.soak --requests 10000        2>/dev/null | tee bench/results/soak.m
 # `--app-dir .` for a before/after in the same run, as bench/results/ holds.
 $PY -m bench.capacity --visitors 1,5,10,20,30,40 --webcams 1,2,3,4 --seconds 20 --warmup-s 3 --app-dir . --out bench/results/capacity.md
 $PY -m bench.page_audit --app-dir . --parts fold,axe,fast3g --out bench/results/page_audit.md
+$PY -m bench.space_check --app-dir . | tee bench/results/space_check.md
