@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 from bench.attacks import ASTRONAUT_PATH, source_client
 from bench.egress import egress, strace_command
